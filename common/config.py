@@ -1,0 +1,139 @@
+"""Configuration from the environment, read in exactly one place.
+
+Every knob the platform has is listed in :class:`Config`; settings modules and
+the stack runner read it through :func:`load`. Nothing else reads ``os.environ``
+for configuration, so this file is the complete list of what an operator can set.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+SERVICES = ("client", "palmetto", "courier")
+
+# Environment variable that holds each service's database URL.
+DATABASE_URL_ENV = {
+    "client": "CLIENT_DATABASE_URL",
+    "palmetto": "PALMETTO_DATABASE_URL",
+    "courier": "COURIER_DATABASE_URL",
+}
+
+
+class ConfigError(ValueError):
+    """An environment variable holds a value the platform cannot use."""
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a boolean (use 1/0, true/false)")
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number of seconds") from None
+    if value < 0:
+        raise ConfigError(f"{name}={raw!r} must not be negative")
+    return value
+
+
+@dataclass(frozen=True)
+class Timings:
+    """How long each stage of an order takes, in seconds (0 = as soon as possible).
+
+    Kitchen and courier stages are durable timers: the moment a stage is due is
+    stored in the database, so a restarted worker resumes them.
+    """
+
+    kitchen_accept_to_prepare: float = 1.0
+    kitchen_prepare: float = 6.0
+    courier_travel: float = 8.0
+
+
+@dataclass(frozen=True)
+class Config:
+    secret_key: str
+    debug: bool
+    allowed_hosts: tuple[str, ...]
+    kafka_bootstrap_servers: str | None
+    topic_prefix: str
+    database_urls: Mapping[str, str | None]
+    timings: Timings
+    currency: str
+    delivery_fee: Decimal
+    free_delivery_from: Decimal
+    log_level: str
+    serve_static: bool
+    # How long a producer keeps retrying one message before reporting failure.
+    kafka_message_timeout_ms: int
+    # Local stack only (python -m common.stack): web ports and the admin account it creates.
+    web_ports: Mapping[str, int]
+    admin_username: str
+    admin_password: str
+
+    def database_url(self, service: str) -> str | None:
+        return self.database_urls.get(service)
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name) or str(default)
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ConfigError(f"{name}={raw!r} is not a TCP port")
+    return int(raw)
+
+
+def load(env: Mapping[str, str] | None = None) -> Config:
+    """Read the configuration from ``env`` (default: the process environment)."""
+    env = os.environ if env is None else env
+    prefix = env.get("PALMETTO_TOPIC_PREFIX", "")
+    if prefix and not all(c.isalnum() or c in "._-" for c in prefix):
+        raise ConfigError(f"PALMETTO_TOPIC_PREFIX={prefix!r} may hold only letters, digits, '.', '_' and '-'")
+    timeout_raw = env.get("PALMETTO_KAFKA_MESSAGE_TIMEOUT_MS", "30000")
+    if not timeout_raw.isdigit():
+        raise ConfigError(f"PALMETTO_KAFKA_MESSAGE_TIMEOUT_MS={timeout_raw!r} is not a whole number")
+    try:
+        delivery_fee = Decimal(env.get("PALMETTO_DELIVERY_FEE", "3.50"))
+        free_from = Decimal(env.get("PALMETTO_FREE_DELIVERY_FROM", "40.00"))
+    except ArithmeticError:
+        raise ConfigError("PALMETTO_DELIVERY_FEE and PALMETTO_FREE_DELIVERY_FROM must be decimal amounts") from None
+    return Config(
+        secret_key=env.get("DJANGO_SECRET_KEY", "palmetto-insecure-development-key-change-me"),
+        debug=_bool(env, "DJANGO_DEBUG", False),
+        allowed_hosts=tuple(h for h in env.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",") if h),
+        kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS") or None,
+        topic_prefix=prefix,
+        database_urls={s: env.get(var) or None for s, var in DATABASE_URL_ENV.items()},
+        timings=Timings(
+            kitchen_accept_to_prepare=_seconds(env, "PALMETTO_KITCHEN_ACCEPT_SECONDS", Timings.kitchen_accept_to_prepare),
+            kitchen_prepare=_seconds(env, "PALMETTO_KITCHEN_PREPARE_SECONDS", Timings.kitchen_prepare),
+            courier_travel=_seconds(env, "PALMETTO_COURIER_TRAVEL_SECONDS", Timings.courier_travel),
+        ),
+        currency=env.get("PALMETTO_CURRENCY", "EUR"),
+        delivery_fee=delivery_fee,
+        free_delivery_from=free_from,
+        log_level=env.get("PALMETTO_LOG_LEVEL", "INFO").upper(),
+        serve_static=_bool(env, "PALMETTO_SERVE_STATIC", False),
+        kafka_message_timeout_ms=int(timeout_raw),
+        web_ports=MappingProxyType(
+            {s: _port(env, f"PALMETTO_{s.upper()}_PORT", 8000 + i) for i, s in enumerate(SERVICES)}
+        ),
+        admin_username=env.get("PALMETTO_ADMIN_USERNAME", "admin"),
+        admin_password=env.get("PALMETTO_ADMIN_PASSWORD", "palmetto"),
+    )

@@ -1,0 +1,383 @@
+"""The event contract: one JSON envelope, typed payload classes, one codec.
+
+The payload classes below *are* the schema. Each is a frozen dataclass with an
+``event_type`` and a ``version``; :func:`decode` checks every field's type and
+each class's own rules, and anything malformed, unknown or invalid raises
+:class:`~common.errors.InvalidEvent` -- never anything else -- so a consumer
+can always dead-letter it and move on.
+
+Envelope (JSON, UTF-8)::
+
+    {"event_id": UUID, "event_type": str, "version": int,
+     "occurred_at": UTC ISO-8601, "correlation_id": str, "order_id": UUID,
+     "source": service, "payload": {...}}
+
+Kafka headers repeat ``event_id``, ``event_type``, ``version`` and
+``correlation_id``; the message key is the correlation ID.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import types
+import typing
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar, Iterable, TypeVar
+
+from common.errors import InvalidEvent
+from common.lifecycle import Status
+from common.topics import NOTIFICATIONS, ORDERS, Topic
+
+HEADER_NAMES = ("event_id", "event_type", "version", "correlation_id")
+CORRELATION_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+ENVELOPE_FIELDS = frozenset(
+    {"event_id", "event_type", "version", "occurred_at", "correlation_id", "order_id", "source", "payload"}
+)
+SOURCES = frozenset({"client", "palmetto", "courier"})
+
+Headers = list[tuple[str, bytes]]
+
+
+class Event:
+    """Base of every payload class. Subclasses are frozen dataclasses registered with :func:`event`."""
+
+    event_type: ClassVar[str]
+    version: ClassVar[int]
+    topic: ClassVar[Topic]
+
+    def validate(self) -> None:
+        """Check rules beyond field types; raise ``ValueError`` naming the problem."""
+
+
+E = TypeVar("E", bound=type[Event])
+REGISTRY: dict[tuple[str, int], type[Event]] = {}
+
+
+def event(event_type: str, version: int, topic: Topic):
+    """Register a payload class as ``(event_type, version)`` published on ``topic``."""
+
+    def register(cls: E) -> E:
+        key = (event_type, version)
+        if key in REGISTRY:
+            raise RuntimeError(f"event {key} registered twice")
+        cls.event_type, cls.version, cls.topic = event_type, version, topic
+        REGISTRY[key] = cls
+        return cls
+
+    return register
+
+
+# --------------------------------------------------------------------------- payloads
+
+
+@dataclass(frozen=True)
+class Customer:
+    name: str
+    phone: str
+
+    def validate(self) -> None:
+        _text(self.name, "customer.name", 100)
+        _text(self.phone, "customer.phone", 32)
+
+
+@dataclass(frozen=True)
+class DeliveryAddress:
+    street: str
+    city: str
+    postal_code: str
+
+    def validate(self) -> None:
+        _text(self.street, "delivery_address.street", 200)
+        _text(self.city, "delivery_address.city", 100)
+        _text(self.postal_code, "delivery_address.postal_code", 16)
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    item_id: str
+    name: str
+    quantity: int
+    unit_price: Decimal
+
+    def validate(self) -> None:
+        _text(self.item_id, "item_id", 64)
+        if self.quantity <= 0:
+            raise ValueError(f"quantity of {self.item_id!r} must be positive, got {self.quantity}")
+        if self.unit_price < 0:
+            raise ValueError(f"unit_price of {self.item_id!r} must not be negative")
+
+
+@event("OrderPlaced", 1, ORDERS)
+@dataclass(frozen=True)
+class OrderPlaced(Event):
+    """A customer placed an order; the kitchen decides whether it can make it."""
+
+    customer: Customer
+    delivery_address: DeliveryAddress
+    items: list[OrderLine]
+    currency: str
+    total_amount: Decimal
+    delivery_fee: Decimal
+    grand_total: Decimal
+
+    def validate(self) -> None:
+        self.customer.validate()
+        self.delivery_address.validate()
+        if not self.items:
+            raise ValueError("an order needs at least one item")
+        for line in self.items:
+            line.validate()
+        if not re.fullmatch(r"[A-Z]{3}", self.currency):
+            raise ValueError(f"currency must be an ISO 4217 code, got {self.currency!r}")
+        if self.total_amount != sum((line.unit_price * line.quantity for line in self.items), Decimal(0)):
+            raise ValueError("total_amount is not the sum of the items")
+        if self.delivery_fee < 0 or self.grand_total != self.total_amount + self.delivery_fee:
+            raise ValueError("grand_total is not total_amount plus delivery_fee")
+
+
+@event("OrderStatusChanged", 1, NOTIFICATIONS)
+@dataclass(frozen=True)
+class OrderStatusChanged(Event):
+    """An order moved to ``status``; ``sequence`` grows by one per change of the same order."""
+
+    status: Status
+    sequence: int
+    reason: str | None = None
+    courier: str | None = None
+
+    def validate(self) -> None:
+        if self.sequence < 1:
+            raise ValueError("sequence starts at 1 (PLACED is 0)")
+        if self.status == Status.PLACED:
+            raise ValueError("PLACED is announced by OrderPlaced, not OrderStatusChanged")
+        if self.status == Status.REJECTED and not self.reason:
+            raise ValueError("a REJECTED order needs a reason")
+        if self.status == Status.OUT_FOR_DELIVERY and not self.courier:
+            raise ValueError("OUT_FOR_DELIVERY names the courier")
+
+
+# --------------------------------------------------------------------------- envelope
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One message: metadata plus a typed payload."""
+
+    event_id: uuid.UUID
+    occurred_at: datetime
+    correlation_id: str
+    order_id: uuid.UUID
+    source: str
+    payload: Event
+
+    @property
+    def event_type(self) -> str:
+        return self.payload.event_type
+
+    @property
+    def version(self) -> int:
+        return self.payload.version
+
+    @classmethod
+    def new(cls, payload: Event, *, order_id: uuid.UUID, correlation_id: str, source: str) -> "Envelope":
+        """A fresh envelope for ``payload`` with a new event id, stamped now (UTC)."""
+        return cls(
+            event_id=uuid.uuid4(),
+            occurred_at=datetime.now(timezone.utc),
+            correlation_id=correlation_id,
+            order_id=order_id,
+            source=source,
+            payload=payload,
+        )
+
+
+def encode(envelope: Envelope) -> tuple[bytes, bytes, Headers]:
+    """Return ``(key, value, headers)`` for Kafka; the key is the correlation ID."""
+    body = {
+        "event_id": str(envelope.event_id),
+        "event_type": envelope.event_type,
+        "version": envelope.version,
+        "occurred_at": envelope.occurred_at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
+        "correlation_id": envelope.correlation_id,
+        "order_id": str(envelope.order_id),
+        "source": envelope.source,
+        "payload": _dump(envelope.payload),
+    }
+    value = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    return envelope.correlation_id.encode(), value, headers_for(envelope)
+
+
+def headers_for(envelope: Envelope) -> Headers:
+    return [
+        ("event_id", str(envelope.event_id).encode()),
+        ("event_type", envelope.event_type.encode()),
+        ("version", str(envelope.version).encode()),
+        ("correlation_id", envelope.correlation_id.encode()),
+    ]
+
+
+def decode(value: bytes | None, headers: Iterable[tuple[str, bytes | None]] | None = None) -> Envelope:
+    """Parse and validate one message. Raises :class:`InvalidEvent` and nothing else."""
+    try:
+        return _decode(value, headers)
+    except InvalidEvent:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError, ArithmeticError) as exc:
+        raise InvalidEvent(str(exc) or type(exc).__name__) from exc
+
+
+def _decode(value: bytes | None, headers: Iterable[tuple[str, bytes | None]] | None) -> Envelope:
+    if value is None:
+        raise InvalidEvent("message has no value")
+    try:
+        body = json.loads(value.decode("utf-8"), parse_float=Decimal)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidEvent(f"not UTF-8 JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise InvalidEvent("envelope must be a JSON object")
+    missing = ENVELOPE_FIELDS - body.keys()
+    if missing:
+        raise InvalidEvent(f"envelope lacks {', '.join(sorted(missing))}")
+    unknown = body.keys() - ENVELOPE_FIELDS
+    if unknown:
+        raise InvalidEvent(f"envelope has unknown fields {', '.join(sorted(unknown))}")
+    event_type, version = body["event_type"], body["version"]
+    if not isinstance(event_type, str) or type(version) is not int:
+        raise InvalidEvent("event_type must be a string and version an integer")
+    cls = REGISTRY.get((event_type, version))
+    if cls is None:
+        raise InvalidEvent(f"unknown event {event_type} version {version}")
+    correlation_id = _coerce(body["correlation_id"], str, "correlation_id")
+    if not CORRELATION_ID_RE.match(correlation_id):
+        raise InvalidEvent(f"correlation_id {correlation_id!r} is not a valid correlation ID")
+    source = _coerce(body["source"], str, "source")
+    if source not in SOURCES:
+        raise InvalidEvent(f"unknown source {source!r}")
+    envelope = Envelope(
+        event_id=_coerce(body["event_id"], uuid.UUID, "event_id"),
+        occurred_at=_coerce(body["occurred_at"], datetime, "occurred_at"),
+        correlation_id=correlation_id,
+        order_id=_coerce(body["order_id"], uuid.UUID, "order_id"),
+        source=source,
+        payload=_coerce(body["payload"], cls, "payload"),
+    )
+    _check_headers(envelope, headers)
+    return envelope
+
+
+def _check_headers(envelope: Envelope, headers: Iterable[tuple[str, bytes | None]] | None) -> None:
+    """Headers are optional (other clients may omit them) but must agree with the body when present."""
+    expected = dict((k, v.decode()) for k, v in headers_for(envelope))
+    for name, raw in headers or ():
+        if name in expected and (raw or b"").decode("utf-8", "replace") != expected[name]:
+            raise InvalidEvent(f"header {name} disagrees with the message body")
+
+
+# --------------------------------------------------------------------------- typed (de)serialisation
+
+
+def _dump(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj):
+        return {f.name: _dump(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, list):
+        return [_dump(v) for v in obj]
+    if isinstance(obj, Decimal):
+        return str(obj)
+    if isinstance(obj, Status):
+        return obj.value
+    return obj
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
+
+
+def _coerce(raw: Any, hint: Any, path: str) -> Any:
+    """Turn JSON ``raw`` into ``hint``'s type, strictly; ``ValueError`` names ``path`` on mismatch."""
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        options = typing.get_args(hint)
+        if raw is None and type(None) in options:
+            return None
+        (inner,) = [o for o in options if o is not type(None)]
+        return _coerce(raw, inner, path)
+    if origin is list:
+        if not isinstance(raw, list):
+            raise ValueError(f"{path} must be a list")
+        (inner,) = typing.get_args(hint)
+        return [_coerce(v, inner, f"{path}[{i}]") for i, v in enumerate(raw)]
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(raw, dict):
+            raise ValueError(f"{path} must be an object")
+        fields = {f.name: f for f in dataclasses.fields(hint)}
+        unknown = raw.keys() - fields.keys()
+        if unknown:
+            raise ValueError(f"{path} has unknown fields {', '.join(sorted(unknown))}")
+        values = {}
+        for name, f in fields.items():
+            if name in raw:
+                values[name] = _coerce(raw[name], _hints(hint)[name], f"{path}.{name}")
+            elif f.default is dataclasses.MISSING:
+                raise ValueError(f"{path}.{name} is required")
+        obj = hint(**values)
+        try:
+            obj.validate()
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from exc
+        return obj
+    return _scalar(raw, hint, path)
+
+
+def _scalar(raw: Any, hint: Any, path: str) -> Any:
+    if hint is str:
+        if not isinstance(raw, str):
+            raise ValueError(f"{path} must be a string")
+        return raw
+    if hint is int:
+        if type(raw) is not int:
+            raise ValueError(f"{path} must be an integer")
+        return raw
+    if hint is Decimal:
+        # Money travels as a string ("12.50") so no float ever touches it.
+        if not isinstance(raw, str):
+            raise ValueError(f"{path} must be a decimal string")
+        try:
+            value = Decimal(raw)
+        except InvalidOperation:
+            raise ValueError(f"{path} is not a decimal number") from None
+        if not value.is_finite():
+            raise ValueError(f"{path} must be finite")
+        return value
+    if hint is uuid.UUID:
+        if not isinstance(raw, str):
+            raise ValueError(f"{path} must be a UUID string")
+        return uuid.UUID(raw)
+    if hint is datetime:
+        if not isinstance(raw, str):
+            raise ValueError(f"{path} must be an ISO-8601 string")
+        value = datetime.fromisoformat(raw)
+        if value.tzinfo is None:
+            raise ValueError(f"{path} must carry a UTC offset")
+        return value.astimezone(timezone.utc)
+    if isinstance(hint, type) and issubclass(hint, Status):
+        if raw not in Status.__members__:
+            raise ValueError(f"{path} is not a known status")
+        return Status(raw)
+    raise TypeError(f"no decoder for {hint!r} at {path}")
+
+
+def _text(value: str, path: str, max_length: int) -> None:
+    if not value.strip():
+        raise ValueError(f"{path} must not be blank")
+    if len(value) > max_length:
+        raise ValueError(f"{path} is longer than {max_length} characters")
