@@ -1,0 +1,1 @@
+"""The only package that imports confluent-kafka; services use what it exports."""

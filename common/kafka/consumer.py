@@ -1,0 +1,286 @@
+"""The one consumer loop: a pinned partition, batches in one transaction, commit after commit.
+
+For each batch the loop
+
+1. decodes every message (:func:`common.events.decode`);
+2. in ONE database transaction, runs each wanted message's handler in a
+   savepoint and records its ``event_id`` in the service's inbox -- an event
+   already in the inbox is skipped, so redelivery has no effect;
+3. after the transaction commits, sends messages that can never succeed
+   (:class:`InvalidEvent`) to ``<topic>.DLT`` and waits for Kafka's ack;
+4. only then commits the offsets synchronously.
+
+Any other exception rolls the batch back and retries it in place with
+exponential back-off; nothing is skipped. On stop the message in hand is
+finished, its offsets committed, and the consumer closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable, Sequence
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
+from django.db import close_old_connections, connection, transaction
+
+from common.correlation import bound
+from common.errors import InvalidEvent
+from common.events import Envelope, decode
+from common.kafka.producer import Producer
+from common.kafka.settings import base
+from common.models import InboxEvent
+from common.topics import Topic, consumer_group
+
+log = logging.getLogger("palmetto.consumer")
+
+Handler = Callable[[Envelope], None]
+
+
+def _always(_: Envelope) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A service consumes ``topic``: ``wants`` picks the events it acts on, ``handler`` applies one.
+
+    Handlers run inside the batch transaction; they raise :class:`InvalidEvent`
+    for an event that can never be applied and let anything else propagate.
+    """
+
+    topic: Topic
+    handler: Handler
+    wants: Callable[[Envelope], bool] = field(default=_always)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential back-off for transient failures: first, first*2, ... capped."""
+
+    first: float = 0.2
+    cap: float = 10.0
+
+    def delay(self, attempt: int) -> float:
+        return min(self.cap, self.first * (2 ** max(0, attempt - 1)))
+
+
+@dataclass
+class DeadLetter:
+    message: Message
+    error: str
+
+
+class PartitionConsumer:
+    """Consumes partition ``partition`` of each subscribed topic for one service."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        subscriptions: Sequence[Subscription],
+        inbox: type[InboxEvent],
+        partition: int,
+        bootstrap_servers: str,
+        topic_prefix: str,
+        dead_letters: Producer,
+        batch_size: int = 200,
+        backoff: Backoff = Backoff(),
+    ) -> None:
+        self.service = service
+        self.partition = partition
+        self.inbox = inbox
+        self.prefix = topic_prefix
+        self.dead_letters = dead_letters
+        self.batch_size = batch_size
+        self.backoff = backoff
+        self.by_topic = {s.topic.full_name(topic_prefix): s for s in subscriptions}
+        self.group_id = consumer_group(topic_prefix, service)
+        self.config = base(bootstrap_servers, f"{service}-p{partition}") | {
+            "group.id": self.group_id,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest",
+            "fetch.wait.max.ms": 100,
+        }
+        self.name = f"{service}-consumer-p{partition}"
+
+    def run(self, stop: threading.Event) -> None:
+        """Consume until ``stop`` is set; always close the consumer."""
+        consumer = Consumer(self.config)
+        try:
+            start = self._committed_positions(consumer, stop)
+            if start is None:
+                return
+            # assign(), not subscribe(): partitions are pinned, no group rebalancing.
+            consumer.assign(start)
+            log.info("%s assigned to %s", self.name, ", ".join(f"{t}[{self.partition}]" for t in self.by_topic))
+            while not stop.is_set():
+                # Wait for one message, then take whatever else is already fetched: consume() alone
+                # would hold a lone message until the batch fills or the timeout passes.
+                first = consumer.poll(0.5)
+                if first is None:
+                    continue
+                fetched = [first, *consumer.consume(self.batch_size - 1, timeout=0)]
+                batch = [m for m in fetched if self._is_message(m)]
+                if batch and self._process_until_done(batch, stop):
+                    self._commit(consumer, batch, stop)
+        finally:
+            consumer.close()
+            close_old_connections()
+            log.info("%s closed", self.name)
+
+    def _committed_positions(self, consumer: Consumer, stop: threading.Event) -> list[TopicPartition] | None:
+        """Where to resume: the group's committed offsets, or the beginning when none.
+
+        Fetched explicitly, and retried, because a plain ``assign()`` whose
+        offset fetch fails (e.g. the group coordinator is still loading after a
+        broker start) can leave the partition idle without an error.
+        """
+        wanted = [TopicPartition(topic, self.partition) for topic in self.by_topic]
+        attempt = 0
+        while not stop.is_set():
+            try:
+                committed = consumer.committed(wanted, timeout=10)
+                failed = [tp for tp in committed if tp.error]
+                if not failed:
+                    return [
+                        TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_BEGINNING)
+                        for tp in committed
+                    ]
+                problem = str(failed[0].error)
+            except KafkaException as exc:
+                problem = str(exc)
+            attempt += 1
+            log.warning("%s: cannot read committed offsets yet (%s); retrying", self.name, problem)
+            stop.wait(self.backoff.delay(attempt))
+        return None
+
+    # -- one batch -------------------------------------------------------------------------------
+
+    def _process_until_done(self, batch: list[Message], stop: threading.Event) -> bool:
+        """Apply the batch, retrying transient failures in place; False if stopped before success."""
+        attempt = 0
+        while True:
+            close_old_connections()
+            try:
+                dead = self._apply(batch)
+                break
+            except Exception:
+                attempt += 1
+                delay = self.backoff.delay(attempt)
+                log.exception("%s: batch at %s failed (attempt %d); retrying in %.1fs", self.name, _where(batch[0]), attempt, delay)
+                _drop_broken_connection()
+                if stop.wait(delay):
+                    return False
+        attempt = 0
+        while dead:
+            try:
+                self._send_dead_letters(dead)
+                break
+            except Exception:
+                attempt += 1
+                log.exception("%s: could not dead-letter %d messages; retrying", self.name, len(dead))
+                if stop.wait(self.backoff.delay(attempt)):
+                    return False
+        return True
+
+    def _apply(self, batch: list[Message]) -> list[DeadLetter]:
+        dead: list[DeadLetter] = []
+        with transaction.atomic():
+            for message in batch:
+                try:
+                    with transaction.atomic():
+                        self._apply_one(message)
+                except InvalidEvent as exc:
+                    dead.append(DeadLetter(message, str(exc)))
+        return dead
+
+    def _apply_one(self, message: Message) -> None:
+        envelope = decode(message.value(), message.headers())
+        subscription = self.by_topic[message.topic()]
+        if not subscription.wants(envelope):
+            return
+        with bound(envelope.correlation_id):
+            if self.inbox.objects.filter(event_id=envelope.event_id).exists():
+                log.info("%s: %s %s already applied; skipped", self.name, envelope.event_type, envelope.event_id)
+                return
+            subscription.handler(envelope)
+            self.inbox.objects.create(
+                event_id=envelope.event_id,
+                event_type=envelope.event_type,
+                order_id=envelope.order_id,
+                correlation_id=envelope.correlation_id,
+                topic=message.topic(),
+                partition=message.partition(),
+                offset=message.offset(),
+            )
+
+    def _send_dead_letters(self, dead: list[DeadLetter]) -> None:
+        """Publish each to ``<topic>.DLT`` with original key, value and headers plus error and origin."""
+        outcome: dict[int, str | None] = {}
+        for i, letter in enumerate(dead):
+            m = letter.message
+            topic = self.by_topic[m.topic()].topic
+            headers = list(m.headers() or []) + [
+                ("dlt.error", letter.error.encode()),
+                ("dlt.topic", m.topic().encode()),
+                ("dlt.partition", str(m.partition()).encode()),
+                ("dlt.offset", str(m.offset()).encode()),
+                ("dlt.group", self.group_id.encode()),
+                ("dlt.failed_at", datetime.now(timezone.utc).isoformat().encode()),
+            ]
+            self.dead_letters.produce(
+                topic.dlt_name(self.prefix),
+                key=m.key(),
+                value=m.value(),
+                headers=headers,
+                on_delivery=lambda err, i=i: outcome.__setitem__(i, err),
+            )
+        self.dead_letters.flush()
+        failures = [err for err in outcome.values() if err] + ["no delivery report"] * (len(dead) - len(outcome))
+        if failures:
+            raise RuntimeError(f"dead-letter publish failed: {failures[0]}")
+        for letter in dead:
+            log.error("%s: dead-lettered %s: %s", self.name, _where(letter.message), letter.error)
+
+    def _commit(self, consumer: Consumer, batch: list[Message], stop: threading.Event) -> None:
+        """Commit the offset after the last message of each topic in the batch, synchronously."""
+        next_offsets: dict[str, int] = {}
+        for m in batch:
+            next_offsets[m.topic()] = max(next_offsets.get(m.topic(), 0), m.offset() + 1)
+        offsets = [TopicPartition(topic, self.partition, offset) for topic, offset in next_offsets.items()]
+        attempt = 0
+        while True:
+            try:
+                consumer.commit(offsets=offsets, asynchronous=False)
+                return
+            except Exception as exc:
+                attempt += 1
+                log.warning("%s: offset commit failed (%s); retrying", self.name, exc)
+                # Giving up on stop is safe: the inbox absorbs the redelivery.
+                if stop.wait(self.backoff.delay(attempt)):
+                    return
+
+    def _is_message(self, m: Message) -> bool:
+        err = m.error()
+        if err is None:
+            return True
+        if err.code() != KafkaError._PARTITION_EOF:
+            log.warning("%s: consumer error: %s", self.name, err)
+        return False
+
+
+def _where(m: Message) -> str:
+    return f"{m.topic()}[{m.partition()}]@{m.offset()}"
+
+
+def _drop_broken_connection() -> None:
+    """After a database error the connection may be dead; drop it so the retry opens a fresh one."""
+    try:
+        if connection.connection is not None and not connection.is_usable():
+            connection.close()
+    except Exception:
+        connection.close()

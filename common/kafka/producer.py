@@ -1,0 +1,71 @@
+"""The one Kafka producer every service uses (outbox relay, dead letters)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from confluent_kafka import KafkaError, Message
+from confluent_kafka import Producer as _Producer
+
+from common.kafka.settings import base
+
+DeliveryCallback = Callable[[str | None], None]
+
+
+class Producer:
+    """A thin, typed wrapper that fixes the platform's producer settings.
+
+    ``acks=1`` is required by the customer, which rules out the idempotent
+    producer. To keep one order's events in order despite retries we allow a
+    single in-flight request per connection; whatever still slips through
+    (a lost or duplicated message) the outbox and the consumers' inboxes
+    absorb.
+    """
+
+    def __init__(self, bootstrap_servers: str, *, client_id: str, message_timeout_ms: int = 30_000) -> None:
+        config = base(bootstrap_servers, client_id) | {
+            "acks": 1,
+            "enable.idempotence": False,
+            "max.in.flight.requests.per.connection": 1,
+            "retries": 2_147_483_647,
+            "retry.backoff.ms": 100,
+            "linger.ms": 5,
+            "message.timeout.ms": message_timeout_ms,
+            "compression.type": "lz4",
+            # Same key -> same partition as the Java clients (murmur2), so any producer keeps an order together.
+            "partitioner": "murmur2_random",
+        }
+        self._producer = _Producer(config)
+        self.message_timeout_s = message_timeout_ms / 1000
+
+    def produce(
+        self,
+        topic: str,
+        *,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]],
+        on_delivery: DeliveryCallback,
+    ) -> None:
+        """Queue one message; ``on_delivery(None)`` on success, ``on_delivery(error)`` on failure.
+
+        Callbacks run inside :meth:`flush`/:meth:`poll` on the caller's thread.
+        """
+
+        def report(err: KafkaError | None, _msg: Message) -> None:
+            on_delivery(None if err is None else str(err))
+
+        while True:
+            try:
+                self._producer.produce(topic, value=value, key=key, headers=headers, on_delivery=report)
+                return
+            except BufferError:
+                # Local queue full: serve delivery reports to make room, then try again.
+                self._producer.poll(0.1)
+
+    def flush(self, timeout: float | None = None) -> int:
+        """Wait for outstanding deliveries; return how many are still queued (0 = all reported)."""
+        return self._producer.flush(self.message_timeout_s + 5 if timeout is None else timeout)
+
+    def poll(self, timeout: float = 0) -> None:
+        self._producer.poll(timeout)

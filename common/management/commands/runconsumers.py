@@ -1,0 +1,98 @@
+"""Run one service's Kafka workers on a worker host.
+
+Why it exists: the customer pins partitions -- three consumers assigned to
+partitions 0, 1 and 2 of each topic the service consumes (``assign()``, no
+group rebalancing) -- so something has to own those consumers, restart one
+that dies, and stop them cleanly. This command does that, alongside the
+service's outbox relay and its durable timers.
+
+    python manage.py runconsumers --settings=palmetto_app.settings
+    python manage.py runconsumers --settings=palmetto_app.settings --partitions 0,1   # host A
+    python manage.py runconsumers --settings=palmetto_app.settings --partitions 2     # host B
+
+SIGTERM/SIGINT: each consumer finishes the batch in hand, commits its offsets
+and closes; a second signal exits at once (redelivery is harmless).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from common.kafka.consumer import PartitionConsumer
+from common.kafka.producer import Producer
+from common.outbox import OutboxRelay
+from common.service import current_service
+from common.topics import PARTITIONS
+from common.workers import Supervisor, TickLoop
+
+log = logging.getLogger("palmetto.runconsumers")
+
+
+def parse_partitions(raw: str) -> list[int]:
+    try:
+        partitions = sorted({int(p) for p in raw.split(",") if p.strip()})
+    except ValueError:
+        raise CommandError(f"--partitions {raw!r}: give partition numbers like 0,1,2") from None
+    if not partitions or any(p not in range(PARTITIONS) for p in partitions):
+        raise CommandError(f"--partitions {raw!r}: choose from 0..{PARTITIONS - 1}")
+    return partitions
+
+
+class Command(BaseCommand):
+    help = "Run this service's pinned-partition consumers, outbox relay and timers until SIGTERM/SIGINT."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--partitions", default=",".join(str(p) for p in range(PARTITIONS)),
+            help="Comma-separated partitions this host consumes (default: all). Split them across hosts.",
+        )
+        parser.add_argument("--batch-size", type=int, default=200, help="Messages per database transaction.")
+
+    def handle(self, *args, **options) -> None:
+        bootstrap = settings.PALMETTO_KAFKA_BOOTSTRAP_SERVERS
+        if not bootstrap:
+            raise CommandError("KAFKA_BOOTSTRAP_SERVERS is not set")
+        partitions = parse_partitions(options["partitions"])
+        service = current_service()
+        config = settings.PALMETTO_CONFIG
+        prefix = settings.PALMETTO_TOPIC_PREFIX
+
+        def producer(role: str) -> Producer:
+            return Producer(bootstrap, client_id=f"{service.name}-{role}", message_timeout_ms=config.kafka_message_timeout_ms)
+
+        dead_letters = producer("dlt")
+        workers = [
+            PartitionConsumer(
+                service=service.name,
+                subscriptions=service.subscriptions,
+                inbox=service.inbox,
+                partition=p,
+                bootstrap_servers=bootstrap,
+                topic_prefix=prefix,
+                dead_letters=dead_letters,
+                batch_size=options["batch_size"],
+            )
+            for p in partitions
+        ]
+        workers.append(OutboxRelay(service.outbox, producer("relay"), topic_prefix=prefix))
+        if service.ticks:
+            workers.append(TickLoop(service.ticks))
+        supervisor = Supervisor(workers)
+
+        def on_signal(signum: int, _frame) -> None:
+            if supervisor.stop_event.is_set():
+                log.warning("second %s: exiting now", signal.Signals(signum).name)
+                os._exit(1)
+            log.info("%s: finishing the work in hand, then stopping", signal.Signals(signum).name)
+            supervisor.stop()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        log.info("%s: consuming partitions %s of %s", service.name, partitions, [s.topic.full_name(prefix) for s in service.subscriptions])
+        supervisor.run()
+        log.info("%s: stopped cleanly", service.name)

@@ -1,0 +1,123 @@
+"""Transactional outbox: enqueue an event with the change, publish it after commit."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+
+from django.db import close_old_connections, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from common.correlation import bound
+from common.events import Envelope, OrderStatusChanged, encode
+from common.kafka.producer import Producer
+from common.lifecycle import Status
+from common.models import OutboxMessage
+
+log = logging.getLogger("palmetto.outbox")
+
+
+def outbox_add(model: type[OutboxMessage], envelope: Envelope) -> OutboxMessage:
+    """Record ``envelope`` for publication. Call inside the transaction that makes the change."""
+    key, value, headers = encode(envelope)
+    return model.objects.create(
+        topic=envelope.payload.topic.name,
+        key=key.decode(),
+        event_id=envelope.event_id,
+        event_type=envelope.event_type,
+        order_id=envelope.order_id,
+        value=value.decode(),
+        headers=[[name, raw.decode()] for name, raw in headers],
+    )
+
+
+def outbox_add_status(
+    model: type[OutboxMessage],
+    *,
+    source: str,
+    order_id: uuid.UUID,
+    correlation_id: str,
+    status: Status,
+    sequence: int,
+    reason: str | None = None,
+    courier: str | None = None,
+) -> OutboxMessage:
+    """Queue an ``OrderStatusChanged`` announcing that the order is now ``status`` (change number ``sequence``)."""
+    change = OrderStatusChanged(status=status, sequence=sequence, reason=reason, courier=courier)
+    return outbox_add(model, Envelope.new(change, order_id=order_id, correlation_id=correlation_id, source=source))
+
+
+class OutboxRelay:
+    """Publishes a service's unsent outbox rows, oldest first, marking each sent on delivery.
+
+    One relay per database publishes at a time (a PostgreSQL advisory lock),
+    so several worker hosts can all run one without reordering an order's
+    events. A row is retried until Kafka acknowledges it; a crash after the
+    send but before the mark publishes it again, which consumers absorb.
+    """
+
+    def __init__(
+        self,
+        model: type[OutboxMessage],
+        producer: Producer,
+        *,
+        topic_prefix: str,
+        batch_size: int = 500,
+        idle_seconds: float = 0.1,
+    ) -> None:
+        self.model = model
+        self.producer = producer
+        self.prefix = topic_prefix
+        self.batch_size = batch_size
+        self.idle_seconds = idle_seconds
+
+    name = "outbox-relay"
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            close_old_connections()
+            if self.publish_batch() == 0:
+                stop.wait(self.idle_seconds)
+
+    def publish_batch(self) -> int:
+        """Publish up to ``batch_size`` rows; return how many Kafka acknowledged."""
+        with transaction.atomic():
+            if not self._lock():
+                return 0
+            rows = list(self.model.objects.filter(sent_at__isnull=True).order_by("id")[: self.batch_size])
+            if not rows:
+                return 0
+            outcome: dict[int, str | None] = {}
+            for row in rows:
+                with bound(row.key):
+                    self.producer.produce(
+                        f"{self.prefix}{row.topic}",
+                        key=row.key.encode(),
+                        value=row.value.encode(),
+                        headers=[(name, value.encode()) for name, value in row.headers],
+                        on_delivery=lambda err, row_id=row.id: outcome.__setitem__(row_id, err),
+                    )
+            self.producer.flush()
+            sent = [row_id for row_id, err in outcome.items() if err is None]
+            failed = {row_id: err for row_id, err in outcome.items() if err is not None}
+            # Rows without any report are still in librdkafka's queue; they stay unsent and are retried.
+            self.model.objects.filter(id__in=sent).update(sent_at=timezone.now())
+            if failed:
+                first_error = next(iter(failed.values())) or "unknown"
+                self.model.objects.filter(id__in=failed).update(attempts=F("attempts") + 1, last_error=first_error)
+                log.warning("outbox: %d of %d messages not delivered (%s); will retry", len(failed), len(rows), first_error)
+        for row in rows:
+            if row.id in sent:
+                with bound(row.key):
+                    log.info("published %s for order %s to %s", row.event_type, row.order_id, row.topic)
+        return len(sent)
+
+    def _lock(self) -> bool:
+        """Take the per-table publishing lock for this transaction (PostgreSQL only; SQLite serialises writers)."""
+        if connection.vendor != "postgresql":
+            return True
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s))", [self.model._meta.db_table])
+            return bool(cursor.fetchone()[0])

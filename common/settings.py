@@ -1,0 +1,135 @@
+"""Django settings shared by the three services; each service's settings start from here.
+
+Every value that varies between machines comes from :mod:`common.config`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from common import config as _config
+
+CONFIG = _config.load()
+BASE_DIR = _config.BASE_DIR
+
+SECRET_KEY = CONFIG.secret_key
+DEBUG = CONFIG.debug
+ALLOWED_HOSTS = list(CONFIG.allowed_hosts)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "common",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "common.http.CorrelationIdMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "common.http.exception_handler",
+}
+
+SPECTACULAR_SETTINGS = {
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+PALMETTO_CONFIG = CONFIG
+PALMETTO_TOPIC_PREFIX = CONFIG.topic_prefix
+PALMETTO_KAFKA_BOOTSTRAP_SERVERS = CONFIG.kafka_bootstrap_servers
+
+
+
+def service_logging(service: str) -> dict:
+    """Logging config: every line names the service and the order's correlation ID."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"correlation": {"()": "common.correlation.CorrelationFilter"}},
+        "formatters": {
+            "plain": {"format": f"%(asctime)s %(levelname)s [{service}] [cid=%(correlation_id)s] %(name)s: %(message)s"},
+        },
+        "handlers": {
+            "console": {"class": "logging.StreamHandler", "filters": ["correlation"], "formatter": "plain"},
+        },
+        "root": {"handlers": ["console"], "level": CONFIG.log_level},
+        "loggers": {"django.db.backends": {"level": "WARNING"}},
+    }
+
+
+LOGGING = service_logging("palmetto")
+
+def database(service: str) -> dict:
+    """The service's database: its ``*_DATABASE_URL`` when set, else a local SQLite file."""
+    url = CONFIG.database_url(service)
+    if not url:
+        path = Path(BASE_DIR) / "var" / f"{service}.sqlite3"
+        path.parent.mkdir(exist_ok=True)
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(path), "OPTIONS": {"timeout": 20}}
+    return parse_database_url(url)
+
+
+def parse_database_url(url: str) -> dict:
+    """``postgresql://user:password@host:port/name?sslmode=...`` as a Django ``DATABASES`` entry."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise _config.ConfigError(f"unsupported database URL scheme {parts.scheme!r}; use postgresql://")
+    name = unquote(parts.path.lstrip("/"))
+    if not name:
+        raise _config.ConfigError(f"database URL {url!r} names no database")
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": name,
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": parts.hostname or "",
+        "PORT": str(parts.port or ""),
+        "OPTIONS": {k: v[-1] for k, v in parse_qs(parts.query).items()},
+        # Keep connections across requests and batches; consumers still call close_old_connections.
+        "CONN_MAX_AGE": 60,
+        "CONN_HEALTH_CHECKS": True,
+    }
+
+
+
+def static_root(service: str) -> str:
+    """Where ``collectstatic`` puts the service's admin and API assets."""
+    return str(Path(BASE_DIR) / "var" / "static" / service)

@@ -1,0 +1,20 @@
+"""URL patterns every service mounts: the admin and, when asked to, static files."""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import path, re_path
+from django.views.static import serve
+
+
+def service_urls() -> list:
+    patterns = [path("admin/", admin.site.urls)]
+    if settings.PALMETTO_CONFIG.serve_static:
+        # The local stack runs gunicorn without a web server in front; let Django serve the admin's assets.
+        patterns.append(
+            re_path(rf"^{re.escape(settings.STATIC_URL.lstrip('/'))}(?P<path>.*)$", serve, {"document_root": settings.STATIC_ROOT})
+        )
+    return patterns
