@@ -1,0 +1,38 @@
+"""Operators' view of orders: read-only, because status only changes through events."""
+
+from django.contrib import admin
+
+from common.admin import InboxAdmin, OutboxAdmin, ReadOnlyAdmin, ReadOnlyInline
+
+from .models import InboxEvent, MenuItem, Order, OrderItem, OrderStatusChange, OutboxMessage
+
+
+class OrderItemInline(ReadOnlyInline):
+    model = OrderItem
+    fields = ("item_id", "name", "quantity", "unit_price", "line_total")
+
+
+class StatusInline(ReadOnlyInline):
+    model = OrderStatusChange
+    fields = ("sequence", "status", "occurred_at", "recorded_at", "source", "reason", "courier")
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdmin):
+    list_display = ("id", "created_at", "customer_name", "status", "grand_total", "currency", "correlation_id")
+    list_filter = ("status", "created_at")
+    search_fields = ("id", "correlation_id", "customer_name", "customer_phone")
+    date_hierarchy = "created_at"
+    inlines = [OrderItemInline, StatusInline]
+
+
+@admin.register(MenuItem)
+class MenuItemAdmin(admin.ModelAdmin):
+    list_display = ("item_id", "name", "size", "category", "price", "available", "position")
+    list_filter = ("category", "available")
+    list_editable = ("price", "available", "position")
+    search_fields = ("item_id", "name")
+
+
+admin.site.register(OutboxMessage, OutboxAdmin)
+admin.site.register(InboxEvent, InboxAdmin)

@@ -1,0 +1,57 @@
+"""The courier service's records: the pool of couriers and the deliveries they make."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from common import models as common_models
+
+
+class Courier(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    phone = models.CharField(max_length=32, blank=True)
+    # Off shift: never assigned.
+    active = models.BooleanField(default=True)
+    busy = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Delivery(models.Model):
+    class Stage(models.TextChoices):
+        WAITING = "WAITING", "Waiting for a courier"
+        OUT_FOR_DELIVERY = "OUT_FOR_DELIVERY", "Out for delivery"
+        DELIVERED = "DELIVERED", "Delivered"
+
+    order_id = models.UUIDField(unique=True)
+    correlation_id = models.CharField(max_length=64, db_index=True)
+    stage = models.CharField(max_length=32, choices=Stage.choices, default=Stage.WAITING)
+    courier = models.ForeignKey(Courier, null=True, blank=True, related_name="deliveries", on_delete=models.PROTECT)
+    # Sequence number of the last status event about this order (READY_FOR_DELIVERY's, then ours).
+    sequence = models.PositiveIntegerField()
+    ready_at = models.DateTimeField(help_text="When the kitchen announced the order ready.")
+    picked_up_at = models.DateTimeField(null=True, blank=True)
+    # Durable timer: when the courier arrives. A restart resumes from here.
+    due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-ready_at",)
+        verbose_name_plural = "deliveries"
+
+    def __str__(self) -> str:
+        return f"Delivery {self.order_id} ({self.stage})"
+
+
+class OutboxMessage(common_models.OutboxMessage):
+    class Meta(common_models.OutboxMessage.Meta):
+        pass
+
+
+class InboxEvent(common_models.InboxEvent):
+    class Meta(common_models.InboxEvent.Meta):
+        pass
