@@ -1,0 +1,209 @@
+"""Run the whole platform on one machine: ``python -m common.stack``.
+
+Provisions what is not configured (a Kafka broker from Maven Central jars, a
+PostgreSQL cluster -- both kept under ``var/stack/`` between runs), creates the
+topics, migrates the three databases, creates an admin account, then runs the
+three web servers (gunicorn) and the three services' ``runconsumers``. Ctrl-C
+stops everything cleanly. The helpers that spawn service processes are also
+used by the end-to-end tests, so the tests run the platform the way users do.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Mapping
+
+from common import config as palmetto_config
+from common.config import BASE_DIR, DATABASE_URL_ENV, SERVICES
+
+PYTHON = sys.executable
+MANAGE = str(BASE_DIR / "manage.py")
+
+
+def settings_module(service: str) -> str:
+    return f"{service}_app.settings"
+
+
+def manage(service: str, *args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run one management command for ``service``; raises ``CalledProcessError`` with its output on failure."""
+    return subprocess.run(
+        [PYTHON, MANAGE, *args, f"--settings={settings_module(service)}"],
+        env=dict(env), cwd=BASE_DIR, check=True, capture_output=True, text=True,
+    )
+
+
+def spawn_consumers(service: str, env: Mapping[str, str], output: IO | int | None = None, *extra: str) -> subprocess.Popen:
+    """Start ``manage.py runconsumers`` for ``service`` in its own session (signals reach it only from us)."""
+    return subprocess.Popen(
+        [PYTHON, MANAGE, "runconsumers", f"--settings={settings_module(service)}", *extra],
+        env=dict(env), cwd=BASE_DIR, stdout=output, stderr=subprocess.STDOUT if output is not None else None,
+        start_new_session=True,
+    )
+
+
+def spawn_web(service: str, port: int, env: Mapping[str, str], output: IO | int | None = None) -> subprocess.Popen:
+    """Start gunicorn serving ``service`` on 127.0.0.1:``port``."""
+    return subprocess.Popen(
+        [PYTHON, "-m", "gunicorn", f"{service}_app.wsgi", "--bind", f"127.0.0.1:{port}",
+         "--workers", "2", "--threads", "4", "--graceful-timeout", "10",
+         # Several gunicorns run side by side here; the shared default control socket would clash.
+         "--no-control-socket"],
+        env=dict(env), cwd=BASE_DIR, stdout=output, stderr=subprocess.STDOUT if output is not None else None,
+        start_new_session=True,
+    )
+
+
+def stop_processes(processes: list[subprocess.Popen], timeout: float = 30) -> dict[int, int]:
+    """SIGTERM every process, wait up to ``timeout`` s, SIGKILL stragglers; return pid -> exit code."""
+    for p in processes:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    codes: dict[int, int] = {}
+    for p in processes:
+        try:
+            codes[p.pid] = p.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            codes[p.pid] = p.wait()
+    return codes
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    """Wait until ``url`` answers anything over HTTP."""
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not answer within {timeout}s") from None
+            time.sleep(0.3)
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+@dataclass
+class Running:
+    name: str
+    process: subprocess.Popen
+
+
+def _provision(stack: ExitStack, env: dict[str, str], config: palmetto_config.Config) -> None:
+    state = BASE_DIR / "var" / "stack"
+    if not config.kafka_bootstrap_servers:
+        from common.infra.kafka_broker import KafkaBroker
+
+        print("Starting a local Kafka broker (jars from Maven Central, cached after the first run)...", flush=True)
+        broker = KafkaBroker(state / "kafka")
+        env["KAFKA_BOOTSTRAP_SERVERS"] = broker.start()
+        stack.callback(broker.stop)
+    missing = [s for s in SERVICES if not config.database_url(s)]
+    if missing:
+        from common.infra.postgres import PostgresCluster
+
+        print("Starting a local PostgreSQL cluster...", flush=True)
+        cluster = PostgresCluster(state / "postgres")
+        cluster.start()
+        stack.callback(cluster.stop)
+        for service in missing:
+            cluster.create_database(f"palmetto_{service}")
+            env[DATABASE_URL_ENV[service]] = cluster.url(f"palmetto_{service}")
+
+
+def _prepare_databases(env: dict[str, str], config: palmetto_config.Config) -> None:
+    print("Creating topics...", flush=True)
+    print(manage("client", "createtopics", env=env).stdout, end="")
+    admin_env = env | {
+        "DJANGO_SUPERUSER_USERNAME": config.admin_username,
+        "DJANGO_SUPERUSER_PASSWORD": config.admin_password,
+        "DJANGO_SUPERUSER_EMAIL": f"{config.admin_username}@palmetto.invalid",
+    }
+    for service in SERVICES:
+        print(f"Migrating the {service} database...", flush=True)
+        manage(service, "migrate", "--noinput", env=env)
+        manage(service, "collectstatic", "--noinput", env=env)
+        try:
+            manage(service, "createsuperuser", "--noinput", env=admin_env)
+        except subprocess.CalledProcessError as exc:
+            if "already taken" not in exc.stderr:
+                raise
+
+
+def main() -> int:
+    config = palmetto_config.load()
+    busy = [p for p in config.web_ports.values() if not port_is_free(p)]
+    if busy:
+        print(f"Ports {busy} are in use; set PALMETTO_<SERVICE>_PORT to other ports.", file=sys.stderr)
+        return 2
+    env = dict(os.environ) | {"PALMETTO_SERVE_STATIC": "1", "PYTHONUNBUFFERED": "1"}
+    stopping = {"flag": False}
+
+    def on_signal(signum, _frame) -> None:
+        stopping["flag"] = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    with ExitStack() as stack:
+        try:
+            _provision(stack, env, config)
+            _prepare_databases(env, config)
+        except subprocess.CalledProcessError as exc:
+            print(f"Setup failed: {' '.join(exc.cmd)}\n{exc.stdout}{exc.stderr}", file=sys.stderr)
+            return 1
+        except Exception as exc:  # ProvisioningError and friends: say what is missing, no traceback
+            print(f"Setup failed: {exc}", file=sys.stderr)
+            return 1
+        running: list[Running] = []
+        for service in SERVICES:
+            running.append(Running(f"{service} web", spawn_web(service, config.web_ports[service], env)))
+            running.append(Running(f"{service} runconsumers", spawn_consumers(service, env)))
+        stack.callback(lambda: stop_processes([r.process for r in running]))
+        for service in SERVICES:
+            wait_http(f"http://127.0.0.1:{config.web_ports[service]}/admin/login/")
+        client = f"http://127.0.0.1:{config.web_ports['client']}"
+        print(
+            "\nPalmetto is running.\n"
+            f"  Client App API     {client}/api/orders/   (menu: {client}/api/menu/)\n"
+            f"  Swagger UI         {client}/api/docs/\n"
+            f"  OpenAPI schema     {client}/api/schema/\n"
+            + "".join(f"  {s.title()} admin {' ' * (10 - len(s))}http://127.0.0.1:{config.web_ports[s]}/admin/\n" for s in SERVICES)
+            + f"  Admin login        {config.admin_username} / {config.admin_password}\n"
+            f"  Kafka              {env['KAFKA_BOOTSTRAP_SERVERS']}\n"
+            "Press Ctrl-C to stop everything.\n",
+            flush=True,
+        )
+        while not stopping["flag"]:
+            dead = [r for r in running if r.process.poll() is not None]
+            if dead:
+                print(f"{dead[0].name} exited with {dead[0].process.returncode}; stopping everything.", file=sys.stderr)
+                return 1
+            time.sleep(0.5)
+        print("Stopping...", flush=True)
+    print("Stopped.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,3 @@
+CREATE DATABASE palmetto_client;
+CREATE DATABASE palmetto_palmetto;
+CREATE DATABASE palmetto_courier;

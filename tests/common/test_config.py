@@ -1,0 +1,55 @@
+"""Configuration is read from the environment in one place, with clear errors."""
+
+from decimal import Decimal
+
+import pytest
+
+from common.config import ConfigError, load
+from common.settings import parse_database_url
+
+
+def test_defaults_need_no_environment():
+    config = load({})
+    assert config.kafka_bootstrap_servers is None
+    assert config.topic_prefix == ""
+    assert config.database_url("client") is None
+    assert config.currency == "EUR"
+    assert config.delivery_fee == Decimal("3.50")
+
+
+def test_values_come_from_the_environment():
+    config = load(
+        {
+            "KAFKA_BOOTSTRAP_SERVERS": "k:9092",
+            "PALMETTO_TOPIC_PREFIX": "staging.",
+            "COURIER_DATABASE_URL": "postgresql://u@h/c",
+            "PALMETTO_KITCHEN_PREPARE_SECONDS": "0",
+        }
+    )
+    assert config.kafka_bootstrap_servers == "k:9092"
+    assert config.topic_prefix == "staging."
+    assert config.database_url("courier") == "postgresql://u@h/c"
+    assert config.timings.kitchen_prepare == 0
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"PALMETTO_TOPIC_PREFIX": "bad prefix"},
+        {"PALMETTO_KITCHEN_PREPARE_SECONDS": "soon"},
+        {"PALMETTO_COURIER_TRAVEL_SECONDS": "-1"},
+        {"DJANGO_DEBUG": "maybe"},
+        {"PALMETTO_DELIVERY_FEE": "cheap"},
+    ],
+)
+def test_bad_values_are_refused_with_the_variable_named(env):
+    with pytest.raises(ConfigError, match=next(iter(env))):
+        load(env)
+
+
+def test_database_url_parsing():
+    db = parse_database_url("postgresql://pal%40m:s3cret@db.example:6543/orders?sslmode=require")
+    assert (db["USER"], db["PASSWORD"], db["HOST"], db["PORT"], db["NAME"]) == ("pal@m", "s3cret", "db.example", "6543", "orders")
+    assert db["OPTIONS"] == {"sslmode": "require"}
+    with pytest.raises(ConfigError):
+        parse_database_url("mysql://x/y")

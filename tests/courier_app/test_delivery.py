@@ -1,0 +1,69 @@
+"""Couriers act only on READY_FOR_DELIVERY, wait when nobody is free, and deliver on a durable timer."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from common.events import decode
+from common.lifecycle import Status
+from courier_app.delivery import services
+from courier_app.delivery.models import Courier, Delivery, OutboxMessage
+from courier_app.delivery.service import SERVICE
+from tests.factories import status_changed
+
+pytestmark = pytest.mark.django_db
+
+
+def ready(sequence: int = 3):
+    return status_changed(uuid.uuid4(), str(uuid.uuid4()), Status.READY_FOR_DELIVERY, sequence)
+
+
+def published(order_id) -> list[tuple[str, int, str | None]]:
+    rows = OutboxMessage.objects.filter(order_id=order_id).order_by("id")
+    return [(p.status.value, p.sequence, p.courier) for p in (decode(r.value.encode()).payload for r in rows)]
+
+
+def test_only_ready_for_delivery_is_wanted():
+    [subscription] = SERVICE.subscriptions
+    oid, cid = uuid.uuid4(), "c"
+    assert subscription.wants(status_changed(oid, cid, Status.READY_FOR_DELIVERY, 3))
+    for status, seq in [(Status.ACCEPTED, 1), (Status.PREPARING, 2), (Status.REJECTED, 1), (Status.CANCELLED, 2)]:
+        assert not subscription.wants(status_changed(oid, cid, status, seq))
+    # Its own events come back on the same topic and must be ignored.
+    assert not subscription.wants(status_changed(oid, cid, Status.OUT_FOR_DELIVERY, 4, source="courier"))
+    assert not subscription.wants(status_changed(oid, cid, Status.DELIVERED, 5, source="courier"))
+
+
+def test_ready_order_is_dispatched_then_delivered():
+    envelope = ready()
+    services.delivery_open(envelope)
+    assert services.deliveries_dispatch() == 1
+    delivery = Delivery.objects.get()
+    assert delivery.stage == Delivery.Stage.OUT_FOR_DELIVERY and delivery.courier.busy
+    assert services.deliveries_complete_due() == 1
+    delivery.refresh_from_db()
+    assert delivery.stage == Delivery.Stage.DELIVERED and not delivery.courier.busy
+    name = delivery.courier.name
+    assert published(envelope.order_id) == [("OUT_FOR_DELIVERY", 4, name), ("DELIVERED", 5, None)]
+
+
+def test_orders_wait_when_no_courier_is_free():
+    Courier.objects.exclude(name="Rosa").update(active=False)
+    first, second = ready(), ready()
+    services.delivery_open(first)
+    services.delivery_open(second)
+    assert services.deliveries_dispatch() == 1
+    assert services.deliveries_dispatch() == 0
+    assert Delivery.objects.get(order_id=second.order_id).stage == Delivery.Stage.WAITING
+    assert services.deliveries_complete_due() == 1  # Rosa is back
+    assert services.deliveries_dispatch() == 1
+    assert Delivery.objects.get(order_id=second.order_id).courier.name == "Rosa"
+
+
+def test_a_republished_ready_changes_nothing():
+    envelope = ready()
+    assert services.delivery_open(envelope) is not None
+    assert services.delivery_open(envelope) is None
+    assert Delivery.objects.count() == 1

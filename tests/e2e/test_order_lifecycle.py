@@ -1,0 +1,105 @@
+"""Fifty orders through the real HTTP API, three runconsumers processes and the real broker."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import uuid
+
+import pytest
+import requests
+from django.conf import settings  # noqa: F401  (pytest-django configured; DB access below is direct SQL)
+
+from common.kafka.admin import describe_partitions
+from common.topics import NOTIFICATIONS, ORDERS, all_topic_names, consumer_group
+from tests.kafka_tools import committed_offsets, end_offsets, read_all, wait_for
+
+pytestmark = pytest.mark.e2e
+
+LIFECYCLE = ["PLACED", "ACCEPTED", "PREPARING", "READY_FOR_DELIVERY", "OUT_FOR_DELIVERY", "DELIVERED"]
+ORDERS_COUNT = 50
+GROUPS = {"client": NOTIFICATIONS, "palmetto": ORDERS, "courier": NOTIFICATIONS}
+
+
+def order_request(i: int, menu: list[dict]) -> dict:
+    rng = random.Random(i)
+    lines = rng.sample(menu, k=rng.randint(1, 3))
+    return {
+        "customer": {"name": f"Customer {i}", "phone": f"+1 843 555 {i:04d}"},
+        "deliveryAddress": {"street": f"{i} King Street", "city": "Charleston", "postalCode": "29401"},
+        "items": [{"itemId": m["itemId"], "quantity": rng.randint(1, 3)} for m in lines],
+    }
+
+
+def test_fifty_orders_are_delivered_with_complete_ordered_histories(platform):
+    http = requests.Session()
+    menu = http.get(f"{platform.api}/api/menu/", timeout=10).json()
+    placed: dict[str, str] = {}
+    for i in range(ORDERS_COUNT):
+        headers = {"X-Correlation-ID": f"e2e-{i}-{uuid.uuid4().hex[:6]}"} if i % 5 == 0 else {}
+        response = http.post(f"{platform.api}/api/orders/", json=order_request(i, menu), headers=headers, timeout=10)
+        assert response.status_code == 201, response.text
+        body = response.json()
+        assert body["status"] == "PLACED" and response.headers["Location"].endswith(f"/api/orders/{body['orderId']}/")
+        assert response.headers["X-Correlation-ID"] == body["correlationId"]
+        if headers:
+            assert body["correlationId"] == headers["X-Correlation-ID"]
+        placed[body["orderId"]] = body["correlationId"]
+
+    def all_delivered():
+        pending = [oid for oid in placed if http.get(f"{platform.api}/api/orders/{oid}/", timeout=10).json()["status"] != "DELIVERED"]
+        return not pending
+
+    wait_for(all_delivered, timeout=180, interval=1, what=f"all {ORDERS_COUNT} orders DELIVERED")
+
+    for order_id, correlation_id in placed.items():
+        order = http.get(f"{platform.api}/api/orders/{order_id}/", timeout=10).json()
+        history = order["history"]
+        assert [h["status"] for h in history] == LIFECYCLE, order_id
+        assert [h["sequence"] for h in history] == list(range(6))
+        assert [h["source"] for h in history] == ["client", "palmetto", "palmetto", "palmetto", "courier", "courier"]
+        times = [h["occurredAt"] for h in history]
+        assert times == sorted(times), f"history of {order_id} is out of time order"
+        assert history[4]["courier"], "OUT_FOR_DELIVERY names the courier"
+        assert order["correlationId"] == correlation_id
+
+    # Every topic exists with exactly three partitions.
+    counts = describe_partitions(platform.bootstrap, all_topic_names(platform.prefix))
+    assert set(counts.values()) == {3}
+
+    # The orders were spread over all three partitions, each order's events in one partition.
+    order_records = read_all(platform.bootstrap, ORDERS.full_name(platform.prefix))
+    assert len(order_records) == ORDERS_COUNT
+    assert {r.partition for r in order_records} == {0, 1, 2}
+    partition_of = {r.key.decode(): r.partition for r in order_records}
+    for record in read_all(platform.bootstrap, NOTIFICATIONS.full_name(platform.prefix)):
+        assert record.partition == partition_of[record.key.decode()], "an order's events left its partition"
+
+    # Each service's group committed every partition up to its end.
+    for service, topic in GROUPS.items():
+        name = topic.full_name(platform.prefix)
+        group = consumer_group(platform.prefix, service)
+        ends = end_offsets(platform.bootstrap, name)
+        wait_for(lambda: committed_offsets(platform.bootstrap, group, name) == ends, timeout=30,
+                 what=f"{group} committed {name} to its end {ends}")
+        assert all(end > 0 for end in ends.values())
+
+    # Nothing was dead-lettered.
+    for topic in (ORDERS, NOTIFICATIONS):
+        assert read_all(platform.bootstrap, topic.dlt_name(platform.prefix), timeout=2) == []
+
+    # One correlation ID tells the order's story in all three services' logs.
+    sample = next(iter(placed.values()))
+    for service in ("client", "palmetto", "courier"):
+        assert f"[cid={sample}]" in platform.log(service), f"{service} logged nothing under {sample}"
+
+    # SIGTERM: every runconsumers finishes, commits, closes and exits 0.
+    codes = platform.stop_consumers()
+    assert codes == {"client": 0, "palmetto": 0, "courier": 0}
+    for service in ("client", "palmetto", "courier"):
+        assert f"{service}: stopped cleanly" in platform.log(service)
+    for service, topic in GROUPS.items():
+        name = topic.full_name(platform.prefix)
+        assert committed_offsets(platform.bootstrap, consumer_group(platform.prefix, service), name) == end_offsets(
+            platform.bootstrap, name
+        )
