@@ -161,6 +161,29 @@ class OrderStatusChanged(Event):
             raise ValueError("OUT_FOR_DELIVERY names the courier")
 
 
+@event("CancellationRequested", 1, ORDERS)
+@dataclass(frozen=True)
+class CancellationRequested(Event):
+    """The customer asked to cancel; the kitchen decides (it follows OrderPlaced in the order's partition)."""
+
+    reason: str | None = None
+
+    def validate(self) -> None:
+        if self.reason is not None and len(self.reason) > 300:
+            raise ValueError("reason is longer than 300 characters")
+
+
+@event("CancellationDeclined", 1, NOTIFICATIONS)
+@dataclass(frozen=True)
+class CancellationDeclined(Event):
+    """The kitchen refused a cancellation because the order is past the point of no return."""
+
+    reason: str
+
+    def validate(self) -> None:
+        _text(self.reason, "reason", 300)
+
+
 # --------------------------------------------------------------------------- envelope
 
 

@@ -33,14 +33,14 @@ class Topic:
 
 ORDERS = Topic(
     name="orders",
-    carries="OrderPlaced: a customer's new order, for the kitchen",
+    carries="OrderPlaced, CancellationRequested: what customers ask of the kitchen",
     producers=("client",),
     consumers=("palmetto",),
 )
 
 NOTIFICATIONS = Topic(
     name="notifications",
-    carries="OrderStatusChanged: every status change after PLACED",
+    carries="OrderStatusChanged (every status change after PLACED), CancellationDeclined",
     producers=("palmetto", "courier"),
     consumers=("client", "courier"),
 )

@@ -9,3 +9,7 @@ from . import services
 
 def on_status_changed(envelope: Envelope) -> None:
     services.order_apply_status(envelope)
+
+
+def on_cancellation_declined(envelope: Envelope) -> None:
+    services.order_cancellation_refused(envelope)

@@ -21,14 +21,14 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 from django.db import close_old_connections, connection, transaction
 
 from common.correlation import bound
 from common.errors import InvalidEvent
-from common.events import Envelope, decode
+from common.events import Envelope, Event, decode
 from common.kafka.producer import Producer
 from common.kafka.settings import base
 from common.models import InboxEvent
@@ -45,15 +45,21 @@ def _always(_: Envelope) -> bool:
 
 @dataclass(frozen=True)
 class Subscription:
-    """A service consumes ``topic``: ``wants`` picks the events it acts on, ``handler`` applies one.
+    """A service consumes ``topic``: one handler per event class it acts on; ``wants`` narrows further.
 
-    Handlers run inside the batch transaction; they raise :class:`InvalidEvent`
-    for an event that can never be applied and let anything else propagate.
+    Events with no handler, or that ``wants`` declines, are skipped without
+    touching the database. Handlers run inside the batch transaction; they raise
+    :class:`InvalidEvent` for an event that can never be applied and let
+    anything else propagate.
     """
 
     topic: Topic
-    handler: Handler
+    handlers: Mapping[type[Event], Handler]
     wants: Callable[[Envelope], bool] = field(default=_always)
+
+    def handler_for(self, envelope: Envelope) -> Handler | None:
+        handler = self.handlers.get(type(envelope.payload))
+        return handler if handler is not None and self.wants(envelope) else None
 
 
 @dataclass(frozen=True)
@@ -200,14 +206,14 @@ class PartitionConsumer:
 
     def _apply_one(self, message: Message) -> None:
         envelope = decode(message.value(), message.headers())
-        subscription = self.by_topic[message.topic()]
-        if not subscription.wants(envelope):
+        handler = self.by_topic[message.topic()].handler_for(envelope)
+        if handler is None:
             return
         with bound(envelope.correlation_id):
             if self.inbox.objects.filter(event_id=envelope.event_id).exists():
                 log.info("%s: %s %s already applied; skipped", self.name, envelope.event_type, envelope.event_id)
                 return
-            subscription.handler(envelope)
+            handler(envelope)
             self.inbox.objects.create(
                 event_id=envelope.event_id,
                 event_type=envelope.event_type,

@@ -5,6 +5,7 @@ filter: only READY_FOR_DELIVERY is acted on; every other status, its own
 OUT_FOR_DELIVERY and DELIVERED included, is skipped before it touches the database.
 """
 
+from common.events import OrderStatusChanged
 from common.kafka.consumer import Subscription
 from common.service import Service
 from common.topics import NOTIFICATIONS
@@ -14,7 +15,11 @@ from .models import InboxEvent, OutboxMessage
 
 SERVICE = Service(
     name="courier",
-    subscriptions=(Subscription(NOTIFICATIONS, handlers.on_ready_for_delivery, wants=services.is_ready_for_delivery),),
+    subscriptions=(
+        Subscription(
+            NOTIFICATIONS, {OrderStatusChanged: handlers.on_ready_for_delivery}, wants=services.is_ready_for_delivery
+        ),
+    ),
     outbox=OutboxMessage,
     inbox=InboxEvent,
     # Completing frees couriers, so it runs before dispatching.

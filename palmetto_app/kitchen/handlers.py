@@ -9,3 +9,7 @@ from . import services
 
 def on_order_placed(envelope: Envelope) -> None:
     services.ticket_open(envelope)
+
+
+def on_cancellation_requested(envelope: Envelope) -> None:
+    services.ticket_cancel(envelope)

@@ -1,5 +1,6 @@
-"""The Palmetto App as a service: it consumes orders and publishes kitchen status changes."""
+"""The Palmetto App as a service: it consumes orders and cancellation requests, publishes kitchen status changes."""
 
+from common.events import CancellationRequested, OrderPlaced
 from common.kafka.consumer import Subscription
 from common.service import Service
 from common.topics import ORDERS
@@ -9,7 +10,9 @@ from .models import InboxEvent, OutboxMessage
 
 SERVICE = Service(
     name="palmetto",
-    subscriptions=(Subscription(ORDERS, handlers.on_order_placed),),
+    subscriptions=(
+        Subscription(ORDERS, {OrderPlaced: handlers.on_order_placed, CancellationRequested: handlers.on_cancellation_requested}),
+    ),
     outbox=OutboxMessage,
     inbox=InboxEvent,
     ticks=(services.tickets_advance_due,),

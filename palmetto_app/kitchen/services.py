@@ -10,9 +10,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from common.correlation import bound
-from common.events import Envelope, OrderPlaced
+from common.events import CancellationDeclined, CancellationRequested, Envelope, OrderPlaced
 from common.lifecycle import Status
-from common.outbox import outbox_add_status
+from common.outbox import outbox_add, outbox_add_status
 
 from .models import OutboxMessage, Ticket, UnavailableItem
 
@@ -72,6 +72,50 @@ def ticket_open(envelope: Envelope) -> Ticket | None:
         log.info("order %s accepted: %d items", ticket.order_id, ticket.item_count)
     ticket.save()
     return ticket
+
+
+# The kitchen can still stop these; from READY_FOR_DELIVERY on the food is made.
+_CANCELLABLE = frozenset({Ticket.Stage.ACCEPTED, Ticket.Stage.PREPARING})
+
+
+def ticket_cancel(envelope: Envelope) -> None:
+    """Decide a cancellation request; runs inside the consumer's transaction.
+
+    Before the food is ready the ticket ends CANCELLED (and never reaches the
+    courier); afterwards the kitchen announces ``CancellationDeclined``. A
+    request that overtook its order (the order's event was lost and will be
+    re-published) leaves a CANCELLED ticket, so the late order is ignored.
+    """
+    request = envelope.payload
+    assert isinstance(request, CancellationRequested)
+    ticket = Ticket.objects.select_for_update().filter(order_id=envelope.order_id).first()
+    if ticket is None:
+        ticket = Ticket(
+            order_id=envelope.order_id, correlation_id=envelope.correlation_id, customer_name="", delivery_address="",
+            items=[], item_count=0, stage=Ticket.Stage.CANCELLED, reason="cancelled before the kitchen received the order",
+        )
+        _announce(ticket, Status.CANCELLED, ticket.reason)
+        ticket.save()
+        log.info("order %s cancelled before it reached the kitchen", ticket.order_id)
+        return
+    if ticket.stage == Ticket.Stage.CANCELLED:
+        return
+    if ticket.stage in _CANCELLABLE:
+        ticket.stage, ticket.next_stage_at = Ticket.Stage.CANCELLED, None
+        ticket.reason = request.reason or "cancelled by the customer"
+        _announce(ticket, Status.CANCELLED, ticket.reason)
+        ticket.save(update_fields=["stage", "next_stage_at", "reason", "sequence", "updated_at"])
+        log.info("order %s cancelled", ticket.order_id)
+        return
+    reason = f"too late to cancel: the order is {ticket.stage}"
+    outbox_add(
+        OutboxMessage,
+        Envelope.new(
+            CancellationDeclined(reason=reason), order_id=ticket.order_id, correlation_id=ticket.correlation_id,
+            source="palmetto",
+        ),
+    )
+    log.info("order %s: cancellation refused (%s)", ticket.order_id, ticket.stage)
 
 
 # Stage -> (next stage, seconds until the one after, or None when the ticket leaves the kitchen).

@@ -61,3 +61,43 @@ def test_the_same_order_twice_opens_one_ticket():
     assert services.ticket_open(first) is not None
     assert services.ticket_open(again) is None
     assert Ticket.objects.count() == 1 and OutboxMessage.objects.count() == 1
+
+
+def cancel_request(envelope):
+    from common.events import CancellationRequested, Envelope
+
+    return Envelope.new(CancellationRequested(reason="changed my mind"), order_id=envelope.order_id,
+                        correlation_id=envelope.correlation_id, source="client")
+
+
+def test_cancellation_before_the_food_is_ready_cancels_the_ticket():
+    envelope = order_placed()
+    services.ticket_open(envelope)
+    services.tickets_advance_due()  # PREPARING
+    services.ticket_cancel(cancel_request(envelope))
+    ticket = Ticket.objects.get(order_id=envelope.order_id)
+    assert ticket.stage == Ticket.Stage.CANCELLED and ticket.next_stage_at is None
+    assert services.tickets_advance_due() == 0  # never reaches READY_FOR_DELIVERY, so never the courier
+    assert published(envelope.order_id) == [("ACCEPTED", 1), ("PREPARING", 2), ("CANCELLED", 3)]
+    services.ticket_cancel(cancel_request(envelope))  # asked again: nothing new
+    assert OutboxMessage.objects.filter(order_id=envelope.order_id).count() == 3
+
+
+def test_cancellation_once_ready_is_declined():
+    envelope = order_placed()
+    services.ticket_open(envelope)
+    services.tickets_advance_due()
+    services.tickets_advance_due()
+    services.ticket_cancel(cancel_request(envelope))
+    assert Ticket.objects.get(order_id=envelope.order_id).stage == Ticket.Stage.READY_FOR_DELIVERY
+    last = OutboxMessage.objects.filter(order_id=envelope.order_id).order_by("id").last()
+    assert last.event_type == "CancellationDeclined"
+    assert "READY_FOR_DELIVERY" in decode(last.value.encode()).payload.reason
+
+
+def test_a_cancellation_that_overtook_its_order_wins():
+    envelope = order_placed()
+    services.ticket_cancel(cancel_request(envelope))
+    assert services.ticket_open(envelope) is None
+    assert Ticket.objects.get(order_id=envelope.order_id).stage == Ticket.Stage.CANCELLED
+    assert published(envelope.order_id) == [("CANCELLED", 1)]
