@@ -1,15 +1,27 @@
 """Settings of the Client App: the customer-facing REST API and the orders database."""
 
 from common.settings import *  # noqa: F403
-from common.settings import INSTALLED_APPS, SPECTACULAR_SETTINGS, database, service_logging, static_root
+from common.settings import CONFIG, INSTALLED_APPS, REST_FRAMEWORK, SPECTACULAR_SETTINGS, database, service_logging, static_root
 
 ROOT_URLCONF = "client_app.urls"
 WSGI_APPLICATION = "client_app.wsgi.application"
-INSTALLED_APPS = [*INSTALLED_APPS, "client_app.orders"]
+INSTALLED_APPS = [*INSTALLED_APPS, "rest_framework.authtoken", "client_app.orders"]
 DATABASES = {"default": database("client")}
 STATIC_ROOT = static_root("client")
 LOGGING = service_logging("client")
 PALMETTO_SERVICE = "client_app.orders.service.SERVICE"
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    # Token first: its WWW-Authenticate header makes anonymous requests answer 401, not 403.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_RATES": {"order_create": CONFIG.order_rate},
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 20,
+}
 SPECTACULAR_SETTINGS = {
     **SPECTACULAR_SETTINGS,
     "TITLE": "Palmetto Client App API",

@@ -83,6 +83,8 @@ class Config:
     serve_static: bool
     # How long a producer keeps retrying one message before reporting failure.
     kafka_message_timeout_ms: int
+    # DRF throttle rate for placing orders, per customer ("60/minute").
+    order_rate: str
     # Local stack only (python -m common.stack): web ports and the admin account it creates.
     web_ports: Mapping[str, int]
     admin_username: str
@@ -97,6 +99,14 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     if not raw.isdigit() or not 0 < int(raw) < 65536:
         raise ConfigError(f"{name}={raw!r} is not a TCP port")
     return int(raw)
+
+
+def _rate(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = env.get(name) or default
+    count, _, period = raw.partition("/")
+    if not count.isdigit() or period not in ("second", "minute", "hour", "day"):
+        raise ConfigError(f"{name}={raw!r} is not a rate like 60/minute")
+    return raw
 
 
 def load(env: Mapping[str, str] | None = None) -> Config:
@@ -134,6 +144,7 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         web_ports=MappingProxyType(
             {s: _port(env, f"PALMETTO_{s.upper()}_PORT", 8000 + i) for i, s in enumerate(SERVICES)}
         ),
+        order_rate=_rate(env, "PALMETTO_ORDER_RATE", "60/minute"),
         admin_username=env.get("PALMETTO_ADMIN_USERNAME", "admin"),
         admin_password=env.get("PALMETTO_ADMIN_PASSWORD", "palmetto"),
     )

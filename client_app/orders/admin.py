@@ -14,14 +14,14 @@ class OrderItemInline(ReadOnlyInline):
 
 class StatusInline(ReadOnlyInline):
     model = OrderStatusChange
-    fields = ("sequence", "status", "occurred_at", "recorded_at", "source", "reason", "courier")
+    fields = ("sequence", "kind", "status", "occurred_at", "recorded_at", "source", "reason", "courier")
 
 
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdmin):
-    list_display = ("id", "created_at", "customer_name", "status", "grand_total", "currency", "correlation_id")
-    list_filter = ("status", "created_at")
-    search_fields = ("id", "correlation_id", "customer_name", "customer_phone")
+    list_display = ("id", "created_at", "customer", "customer_name", "status", "cancellation", "grand_total", "currency", "correlation_id")
+    list_filter = ("status", "cancellation", "created_at")
+    search_fields = ("id", "correlation_id", "customer__username", "customer_name", "customer_phone")
     date_hierarchy = "created_at"
     inlines = [OrderItemInline, StatusInline]
 

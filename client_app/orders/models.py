@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 
 from common import models as common_models
@@ -38,8 +39,18 @@ class MenuItem(models.Model):
 
 
 class Order(models.Model):
+    class Cancellation(models.TextChoices):
+        NONE = "", "Not requested"
+        REQUESTED = "REQUESTED", "Requested, waiting for the kitchen"
+        CANCELLED = "CANCELLED", "Cancelled"
+        REFUSED = "REFUSED", "Refused by the kitchen"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     correlation_id = models.CharField(max_length=64, unique=True)
+    # Null only for orders placed before customer accounts existed.
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, related_name="orders", on_delete=models.PROTECT
+    )
     customer_name = models.CharField(max_length=100)
     customer_phone = models.CharField(max_length=32)
     street = models.CharField(max_length=200)
@@ -52,6 +63,8 @@ class Order(models.Model):
     status = models.CharField(max_length=32, choices=STATUS_CHOICES, default=Status.PLACED)
     # Sequence of the last applied status event; only higher ones may move the order.
     status_sequence = models.PositiveIntegerField(default=0)
+    cancellation = models.CharField(max_length=16, choices=Cancellation.choices, default=Cancellation.NONE, blank=True)
+    cancellation_reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -78,9 +91,16 @@ class OrderItem(models.Model):
 
 
 class OrderStatusChange(models.Model):
-    """One applied status change: the order's history, oldest first."""
+    """One entry of the order's history, oldest first: an applied status change (``kind`` STATUS)
+    or a cancellation request and its refusal, which leave the status as it was."""
+
+    class Kind(models.TextChoices):
+        STATUS = "STATUS", "Status change"
+        CANCELLATION_REQUESTED = "CANCELLATION_REQUESTED", "Cancellation requested"
+        CANCELLATION_REFUSED = "CANCELLATION_REFUSED", "Cancellation refused"
 
     order = models.ForeignKey(Order, related_name="history", on_delete=models.CASCADE)
+    kind = models.CharField(max_length=32, choices=Kind.choices, default=Kind.STATUS)
     status = models.CharField(max_length=32, choices=STATUS_CHOICES)
     sequence = models.PositiveIntegerField()
     occurred_at = models.DateTimeField(help_text="When the service that made the change made it.")
@@ -92,10 +112,27 @@ class OrderStatusChange(models.Model):
 
     class Meta:
         ordering = ("sequence", "id")
-        constraints = [models.UniqueConstraint(fields=["order", "status"], name="orders_one_entry_per_status")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order", "status"], condition=models.Q(kind="STATUS"), name="orders_one_entry_per_status"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.status} #{self.sequence}"
+
+
+class IdempotencyKey(models.Model):
+    """A customer's ``Idempotency-Key`` and the order it created, so a retried POST returns that order."""
+
+    customer = models.ForeignKey(settings.AUTH_USER_MODEL, related_name="+", on_delete=models.CASCADE)
+    key = models.CharField(max_length=100)
+    request_hash = models.CharField(max_length=64, help_text="SHA-256 of the canonical request body.")
+    order = models.OneToOneField(Order, related_name="+", on_delete=models.CASCADE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["customer", "key"], name="orders_one_order_per_idempotency_key")]
 
 
 class OutboxMessage(common_models.OutboxMessage):

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 
 from common import events
 from common.errors import InvalidEvent
-from common.events import Envelope, OrderPlaced, OrderStatusChanged
+from common.events import CancellationDeclined, CancellationRequested, Envelope, OrderPlaced, OrderStatusChanged
 from common.lifecycle import Status, can_move
 from common.outbox import outbox_add
 
-from .models import MenuItem, Order, OrderItem, OrderStatusChange, OutboxMessage
+from .models import IdempotencyKey, MenuItem, Order, OrderItem, OrderStatusChange, OutboxMessage
 
 log = logging.getLogger("palmetto.client.orders")
 
@@ -34,6 +38,24 @@ class OrderRejected(ValueError):
 
 class CorrelationIdInUse(Exception):
     """Another order already carries this correlation ID (one ID per order)."""
+
+
+class IdempotencyKeyReused(Exception):
+    """The customer sent this ``Idempotency-Key`` before with a different request body."""
+
+
+class TooLateToCancel(Exception):
+    """The order is past the point of no return (ready, on its way, or finished)."""
+
+
+class _ConcurrentKey(Exception):
+    """Internal: another transaction stored the same idempotency key first."""
+
+
+@dataclass(frozen=True)
+class Placed:
+    order: Order
+    replayed: bool  # True when an Idempotency-Key returned an order placed earlier
 
 
 @dataclass(frozen=True)
@@ -82,21 +104,45 @@ def _price_lines(lines: list[LineRequest]) -> list[OrderItem]:
     return items
 
 
+def request_fingerprint(body: object) -> str:
+    """SHA-256 of the request body in canonical JSON: same body, same fingerprint."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def order_place(**kwargs) -> Placed:
+    """Place an order (see :func:`_order_place_once`), once more if a concurrent request took the same key."""
+    try:
+        return _order_place_once(**kwargs)
+    except _ConcurrentKey:
+        return _order_place_once(**kwargs)
+
+
 @transaction.atomic
-def order_place(
+def _order_place_once(
     *,
+    customer_account: User,
     correlation_id: str,
     customer: events.Customer,
     address: events.DeliveryAddress,
     lines: list[LineRequest],
     currency: str | None = None,
     total_amount: Decimal | None = None,
-) -> Order:
+    idempotency_key: str | None = None,
+    fingerprint: str = "",
+) -> Placed:
     """Price the order from the menu, store it as PLACED and queue ``OrderPlaced``.
 
-    Raises :class:`OrderRejected` for a request that breaks a rule and
-    :class:`CorrelationIdInUse` when the correlation ID belongs to another order.
+    With an ``idempotency_key`` the customer's earlier order under that key is
+    returned instead (``replayed``), provided the ``fingerprint`` matches.
+    Raises :class:`OrderRejected` for a request that breaks a rule,
+    :class:`CorrelationIdInUse` when the correlation ID belongs to another order
+    and :class:`IdempotencyKeyReused` when the key came with another body.
     """
+    if idempotency_key is not None:
+        earlier = _replay(customer_account, idempotency_key, fingerprint)
+        if earlier is not None:
+            return Placed(earlier, replayed=True)
     shop_currency = settings.PALMETTO_CONFIG.currency
     if currency is not None and currency != shop_currency:
         raise OrderRejected("currency", f"the shop sells in {shop_currency}, not {currency}")
@@ -108,6 +154,7 @@ def order_place(
     try:
         with transaction.atomic():
             order = Order.objects.create(
+                customer=customer_account,
                 correlation_id=correlation_id,
                 customer_name=customer.name,
                 customer_phone=customer.phone,
@@ -121,6 +168,15 @@ def order_place(
             )
     except IntegrityError:
         raise CorrelationIdInUse(correlation_id) from None
+    if idempotency_key is not None:
+        try:
+            with transaction.atomic():
+                IdempotencyKey.objects.create(
+                    customer=customer_account, key=idempotency_key, request_hash=fingerprint, order=order
+                )
+        except IntegrityError:
+            # A concurrent request with the same key committed first: roll ours back and answer with theirs.
+            raise _ConcurrentKey() from None
     for item in items:
         item.order = order
     OrderItem.objects.bulk_create(items)
@@ -144,6 +200,25 @@ def order_place(
     )
     outbox_add(OutboxMessage, envelope)
     log.info("order %s placed: %d items, %s %s", order.id, len(items), order.grand_total, order.currency)
+    return Placed(order, replayed=False)
+
+
+def _replay(customer: User, key: str, fingerprint: str) -> Order | None:
+    earlier = IdempotencyKey.objects.select_related("order").filter(customer=customer, key=key).first()
+    if earlier is None:
+        return None
+    if earlier.request_hash != fingerprint:
+        raise IdempotencyKeyReused(key)
+    return earlier.order
+
+
+def _locked_order(envelope: Envelope) -> Order:
+    """The order an event is about, locked; an event about an order we never had can never succeed."""
+    order = Order.objects.select_for_update().filter(id=envelope.order_id).first()
+    if order is None:
+        raise InvalidEvent(f"no order {envelope.order_id} in the Client App")
+    if order.correlation_id != envelope.correlation_id:
+        raise InvalidEvent(f"order {order.id} has correlation ID {order.correlation_id}, event says {envelope.correlation_id}")
     return order
 
 
@@ -155,17 +230,15 @@ def order_apply_status(envelope: Envelope) -> bool:
     """
     change = envelope.payload
     assert isinstance(change, OrderStatusChanged)
-    order = Order.objects.select_for_update().filter(id=envelope.order_id).first()
-    if order is None:
-        raise InvalidEvent(f"no order {envelope.order_id} in the Client App")
-    if order.correlation_id != envelope.correlation_id:
-        raise InvalidEvent(f"order {order.id} has correlation ID {order.correlation_id}, event says {envelope.correlation_id}")
+    order = _locked_order(envelope)
     current = Status(order.status)
     if change.sequence <= order.status_sequence or not can_move(current, change.status):
         log.info("order %s: ignored %s #%d (order is %s #%d)", order.id, change.status, change.sequence, current, order.status_sequence)
         return False
     order.status, order.status_sequence = change.status, change.sequence
-    order.save(update_fields=["status", "status_sequence", "updated_at"])
+    if change.status == Status.CANCELLED:
+        order.cancellation = Order.Cancellation.CANCELLED
+    order.save(update_fields=["status", "status_sequence", "cancellation", "updated_at"])
     OrderStatusChange.objects.create(
         order=order,
         status=change.status,
@@ -179,3 +252,50 @@ def order_apply_status(envelope: Envelope) -> bool:
     log.info("order %s: %s -> %s (#%d)", order.id, current, change.status, change.sequence)
     return True
 
+
+
+# Once the kitchen has finished the food it is too late to cancel.
+_CANCELLABLE = frozenset({Status.PLACED, Status.ACCEPTED, Status.PREPARING})
+
+
+@transaction.atomic
+def order_request_cancel(order_id: uuid.UUID, *, reason: str = "") -> Order:
+    """Ask the kitchen to cancel; the kitchen decides (CANCELLED, or a refusal in the history).
+
+    Raises :class:`TooLateToCancel` when the order is already past the point of
+    no return as far as this service knows. Asking again while a request is
+    pending changes nothing.
+    """
+    order = Order.objects.select_for_update().get(id=order_id)
+    if order.cancellation in (Order.Cancellation.REQUESTED, Order.Cancellation.CANCELLED):
+        return order
+    if Status(order.status) not in _CANCELLABLE:
+        raise TooLateToCancel(order.status)
+    order.cancellation, order.cancellation_reason = Order.Cancellation.REQUESTED, reason
+    order.save(update_fields=["cancellation", "cancellation_reason", "updated_at"])
+    envelope = Envelope.new(
+        CancellationRequested(reason=reason or None), order_id=order.id, correlation_id=order.correlation_id, source="client"
+    )
+    OrderStatusChange.objects.create(
+        order=order, kind=OrderStatusChange.Kind.CANCELLATION_REQUESTED, status=order.status,
+        sequence=order.status_sequence, occurred_at=envelope.occurred_at, source="client", event_id=envelope.event_id,
+        reason=reason,
+    )
+    outbox_add(OutboxMessage, envelope)
+    log.info("order %s: cancellation requested", order.id)
+    return order
+
+
+def order_cancellation_refused(envelope: Envelope) -> None:
+    """Record the kitchen's refusal in the order's history; runs inside the consumer's transaction."""
+    declined = envelope.payload
+    assert isinstance(declined, CancellationDeclined)
+    order = _locked_order(envelope)
+    order.cancellation = Order.Cancellation.REFUSED
+    order.save(update_fields=["cancellation", "updated_at"])
+    OrderStatusChange.objects.create(
+        order=order, kind=OrderStatusChange.Kind.CANCELLATION_REFUSED, status=order.status,
+        sequence=order.status_sequence, occurred_at=envelope.occurred_at, source=envelope.source,
+        event_id=envelope.event_id, reason=declined.reason,
+    )
+    log.info("order %s: cancellation refused: %s", order.id, declined.reason)

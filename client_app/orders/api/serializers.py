@@ -64,17 +64,27 @@ class OrderItemOut(serializers.ModelSerializer):
 
 
 class StatusChangeOut(serializers.ModelSerializer):
-    status = serializers.ChoiceField(choices=[s.value for s in Status])
+    kind = serializers.ChoiceField(
+        choices=OrderStatusChange.Kind.values,
+        help_text="STATUS for a status change; cancellation requests and refusals leave the status as it was.",
+    )
+    status = serializers.ChoiceField(choices=[s.value for s in Status], help_text="The order's status after this entry.")
     occurredAt = serializers.DateTimeField(source="occurred_at")
     recordedAt = serializers.DateTimeField(source="recorded_at")
 
     class Meta:
         model = OrderStatusChange
-        fields = ["status", "sequence", "occurredAt", "recordedAt", "source", "reason", "courier"]
+        fields = ["kind", "status", "sequence", "occurredAt", "recordedAt", "source", "reason", "courier"]
+
+
+class CancellationOut(serializers.Serializer):
+    state = serializers.ChoiceField(source="cancellation", choices=Order.Cancellation.values, help_text="Empty when never requested.")
+    reason = serializers.CharField(source="cancellation_reason")
 
 
 class OrderOut(serializers.ModelSerializer):
     orderId = serializers.UUIDField(source="id")
+    customerId = serializers.CharField(source="customer_id", allow_null=True)
     correlationId = serializers.CharField(source="correlation_id")
     orderDate = serializers.DateTimeField(source="created_at")
     status = serializers.ChoiceField(choices=[s.value for s in Status])
@@ -84,14 +94,61 @@ class OrderOut(serializers.ModelSerializer):
     totalAmount = serializers.DecimalField(source="total_amount", max_digits=10, decimal_places=2)
     deliveryFee = serializers.DecimalField(source="delivery_fee", max_digits=8, decimal_places=2)
     grandTotal = serializers.DecimalField(source="grand_total", max_digits=10, decimal_places=2)
+    cancellation = CancellationOut(source="*")
     history = StatusChangeOut(many=True)
 
     class Meta:
         model = Order
         fields = [
-            "orderId", "correlationId", "orderDate", "status", "customer", "deliveryAddress", "items",
-            "currency", "totalAmount", "deliveryFee", "grandTotal", "history",
+            "orderId", "customerId", "correlationId", "orderDate", "status", "customer", "deliveryAddress", "items",
+            "currency", "totalAmount", "deliveryFee", "grandTotal", "cancellation", "history",
         ]
+
+
+class OrderSummaryOut(serializers.ModelSerializer):
+    """An order in a list: enough to pick one; its URL gives the rest."""
+
+    orderId = serializers.UUIDField(source="id")
+    correlationId = serializers.CharField(source="correlation_id")
+    orderDate = serializers.DateTimeField(source="created_at")
+    status = serializers.ChoiceField(choices=[s.value for s in Status])
+    grandTotal = serializers.DecimalField(source="grand_total", max_digits=10, decimal_places=2)
+
+    class Meta:
+        model = Order
+        fields = ["orderId", "correlationId", "orderDate", "status", "currency", "grandTotal"]
+
+
+class OrderListQuery(serializers.Serializer):
+    status = serializers.ChoiceField(choices=[s.value for s in Status], required=False)
+
+
+class CancelIn(serializers.Serializer):
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True)
+
+
+class RegisterIn(serializers.Serializer):
+    username = serializers.RegexField(r"^[\w.@+-]{3,150}$", error_messages={"invalid": "3-150 letters, digits and @/./+/-/_"})
+    password = serializers.CharField(min_length=8, max_length=128, write_only=True)
+    email = serializers.EmailField(required=False, allow_blank=True)
+
+
+class TokenOut(serializers.Serializer):
+    username = serializers.CharField()
+    token = serializers.CharField()
+
+
+class TopicOrderIdOut(serializers.Serializer):
+    orderId = serializers.CharField(source="order_id")
+    count = serializers.IntegerField(help_text="Messages about this order in the topic.")
+
+
+class TopicOrderIdsOut(serializers.Serializer):
+    topic = serializers.CharField(help_text="The topic's full name (with prefix).")
+    messages = serializers.IntegerField()
+    undecodable = serializers.IntegerField(help_text="Messages that are not valid events (no order id).")
+    complete = serializers.BooleanField(help_text="False when the topic was too large to read in the time allowed.")
+    orderIds = TopicOrderIdOut(source="order_ids", many=True, help_text="In the order they were first seen.")
 
 
 class MenuItemOut(serializers.ModelSerializer):
@@ -101,11 +158,3 @@ class MenuItemOut(serializers.ModelSerializer):
         model = MenuItem
         fields = ["itemId", "name", "category", "size", "description", "price"]
 
-
-class ErrorOut(serializers.Serializer):
-    """The one error shape of every error response."""
-
-    status = serializers.IntegerField()
-    code = serializers.CharField()
-    message = serializers.CharField()
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
