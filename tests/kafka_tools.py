@@ -6,7 +6,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 
 @dataclass(frozen=True)
@@ -30,11 +30,23 @@ def produce_raw(
     assert producer.flush(30) == 0, "broker did not acknowledge the test message"
 
 
+def _high_watermark(consumer: Consumer, topic: str, partition: int) -> int:
+    """The partition's end offset; a just-created topic may briefly answer NOT_LEADER, so ask again."""
+    for attempt in range(50):
+        try:
+            return consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[1]
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.NOT_LEADER_FOR_PARTITION or attempt == 49:
+                raise
+            time.sleep(0.1)
+    raise AssertionError("unreachable")
+
+
 def read_all(bootstrap: str, topic: str, partitions: int = 3, timeout: float = 15) -> list[Record]:
     """Everything currently in ``topic`` (up to the end offsets at call time), without committing."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4()}", "enable.auto.commit": False})
     try:
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(partitions)}
+        ends = {p: _high_watermark(consumer, topic, p) for p in range(partitions)}
         consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions) if ends[p] > 0])
         records: list[Record] = []
         deadline = time.monotonic() + timeout
@@ -50,7 +62,7 @@ def read_all(bootstrap: str, topic: str, partitions: int = 3, timeout: float = 1
 def end_offsets(bootstrap: str, topic: str, partitions: int = 3) -> dict[int, int]:
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"watermarks-{uuid.uuid4()}"})
     try:
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(partitions)}
+        return {p: _high_watermark(consumer, topic, p) for p in range(partitions)}
     finally:
         consumer.close()
 

@@ -11,27 +11,15 @@ from rest_framework.test import APIClient
 
 from client_app.orders.models import Order, OrderStatusChange, OutboxMessage
 from common.events import decode
+from tests.client_app.conftest import order_body, place
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def api() -> APIClient:
-    return APIClient()
-
-
-def order_body(**overrides) -> dict:
-    body = {
-        "customer": {"name": "Ada Lovelace", "phone": "+1 843 555 0199"},
-        "deliveryAddress": {"street": "12 Harbour Road", "city": "Charleston", "postalCode": "29401"},
-        "items": [{"itemId": "margherita-30", "quantity": 2}, {"itemId": "tiramisu", "quantity": 1}],
-    }
-    body.update(overrides)
-    return body
-
-
-def place(api: APIClient, body: dict, **headers):
-    return api.post("/api/orders/", data=json.dumps(body), content_type="application/json", **headers)
+def api(alice) -> APIClient:
+    """A customer's authenticated client."""
+    return alice
 
 
 def test_place_order_answers_201_with_id_correlation_id_status_and_location(api):
@@ -154,16 +142,22 @@ def test_status_in_the_body_is_ignored(api):
     assert OrderStatusChange.objects.get().status == "PLACED"
 
 
-def test_menu_lists_priced_items(api):
-    menu = api.get("/api/menu/").json()
+def test_menu_lists_priced_items():
+    menu = APIClient().get("/api/menu/").json()
     assert {"itemId": "margherita-30", "name": "Margherita", "category": "pizza", "size": "30 cm",
             "description": "Tomato, fior di latte, basil", "price": "8.50"} in menu
     assert len(menu) == 23
 
 
-def test_schema_and_swagger_ui_are_served(api):
-    schema = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+def test_schema_and_swagger_ui_are_served_without_login():
+    anonymous = APIClient()
+    schema = anonymous.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert schema.status_code == 200
-    paths = json.loads(schema.content)["paths"]
-    assert {"/api/orders/", "/api/orders/{order_id}/", "/api/menu/"} <= set(paths)
-    assert api.get("/api/docs/").status_code == 200
+    document = json.loads(schema.content)
+    assert {"/api/orders/", "/api/orders/{order_id}/", "/api/orders/{order_id}/cancel/", "/api/menu/",
+            "/api/auth/register/", "/api/auth/token/", "/api/topics/{topic}/order-ids/"} <= set(document["paths"])
+    create = document["paths"]["/api/orders/"]["post"]
+    assert {"201", "400", "401", "409", "422", "429", "503"} <= set(create["responses"])
+    assert create["responses"]["422"]["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/Error"
+    assert {"tokenAuth", "cookieAuth"} <= set(document["components"]["securitySchemes"])
+    assert anonymous.get("/api/docs/").status_code == 200

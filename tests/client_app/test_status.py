@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from django.contrib.auth.models import User
 
 from client_app.orders import services
 from client_app.orders.models import Order
@@ -17,14 +18,19 @@ pytestmark = pytest.mark.django_db
 S = Status
 
 
-@pytest.fixture
-def order() -> Order:
+def place_order() -> Order:
     return services.order_place(
+        customer_account=User.objects.create_user(f"customer-{uuid.uuid4().hex[:8]}"),
         correlation_id=str(uuid.uuid4()),
         customer=events.Customer("Ada", "+1 555 0100"),
         address=events.DeliveryAddress("12 Harbour Road", "Charleston", "29401"),
         lines=[services.LineRequest("margherita-30", 1)],
-    )
+    ).order
+
+
+@pytest.fixture
+def order() -> Order:
+    return place_order()
 
 
 def apply(order: Order, status: Status, sequence: int, **kw) -> bool:

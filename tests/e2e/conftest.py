@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+import requests
 
 from common import stack
 from common.config import DATABASE_URL_ENV, SERVICES
@@ -26,6 +27,22 @@ class Platform:
     consumers: dict[str, subprocess.Popen] = field(default_factory=dict)
     web: subprocess.Popen | None = None
 
+    def session(self, username: str | None = None, *, staff: bool = False) -> requests.Session:
+        """An HTTP session authenticated as a new customer (or a new staff member)."""
+        username = username or f"{'staff' if staff else 'customer'}-{uuid.uuid4().hex[:8]}"
+        password = f"pw-{uuid.uuid4().hex}"
+        if staff:
+            stack.manage("client", "createsuperuser", "--noinput", env=self.env | {
+                "DJANGO_SUPERUSER_USERNAME": username, "DJANGO_SUPERUSER_PASSWORD": password,
+                "DJANGO_SUPERUSER_EMAIL": f"{username}@palmetto.invalid"})
+            token = requests.post(f"{self.api}/api/auth/token/", json={"username": username, "password": password}, timeout=10)
+        else:
+            token = requests.post(f"{self.api}/api/auth/register/", json={"username": username, "password": password}, timeout=10)
+        token.raise_for_status()
+        http = requests.Session()
+        http.headers["Authorization"] = f"Token {token.json()['token']}"
+        return http
+
     def log(self, service: str) -> str:
         return (self.logs / f"{service}-consumers.log").read_text()
 
@@ -40,8 +57,11 @@ class Platform:
 
 
 @pytest.fixture
-def platform(kafka_bootstrap, database_factory, tmp_path) -> Iterator[Platform]:
-    """A freshly migrated platform with its own topics; consumers and the API running."""
+def platform(request, kafka_bootstrap, database_factory, tmp_path) -> Iterator[Platform]:
+    """A freshly migrated platform with its own topics; consumers and the API running.
+
+    Stage timings are zero; parametrize indirectly with a dict to override environment variables.
+    """
     prefix = f"e2e{uuid.uuid4().hex[:8]}."
     env = dict(os.environ) | {
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
@@ -50,7 +70,10 @@ def platform(kafka_bootstrap, database_factory, tmp_path) -> Iterator[Platform]:
         "PALMETTO_KITCHEN_PREPARE_SECONDS": "0",
         "PALMETTO_COURIER_TRAVEL_SECONDS": "0",
         "PYTHONUNBUFFERED": "1",
+        # The tests place many orders as one customer; production keeps the default limit.
+        "PALMETTO_ORDER_RATE": "100000/minute",
     }
+    env.update(getattr(request, "param", {}))
     for service in SERVICES:
         env[DATABASE_URL_ENV[service]] = database_factory(f"{prefix.rstrip('.')}_{service}")
     env.pop("DJANGO_SETTINGS_MODULE", None)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import itertools
+import json
 import random
 import uuid
 
 import pytest
-import requests
-from django.conf import settings  # noqa: F401  (pytest-django configured; DB access below is direct SQL)
 
 from common.kafka.admin import describe_partitions
 from common.topics import NOTIFICATIONS, ORDERS, all_topic_names, consumer_group
@@ -32,7 +30,7 @@ def order_request(i: int, menu: list[dict]) -> dict:
 
 
 def test_fifty_orders_are_delivered_with_complete_ordered_histories(platform):
-    http = requests.Session()
+    http = platform.session()
     menu = http.get(f"{platform.api}/api/menu/", timeout=10).json()
     placed: dict[str, str] = {}
     for i in range(ORDERS_COUNT):
@@ -56,12 +54,26 @@ def test_fifty_orders_are_delivered_with_complete_ordered_histories(platform):
         order = http.get(f"{platform.api}/api/orders/{order_id}/", timeout=10).json()
         history = order["history"]
         assert [h["status"] for h in history] == LIFECYCLE, order_id
+        assert {h["kind"] for h in history} == {"STATUS"}
         assert [h["sequence"] for h in history] == list(range(6))
         assert [h["source"] for h in history] == ["client", "palmetto", "palmetto", "palmetto", "courier", "courier"]
         times = [h["occurredAt"] for h in history]
         assert times == sorted(times), f"history of {order_id} is out of time order"
         assert history[4]["courier"], "OUT_FOR_DELIVERY names the courier"
         assert order["correlationId"] == correlation_id
+
+    # Too late to cancel a delivered order.
+    late = http.post(f"{platform.api}/api/orders/{order_id}/cancel/", timeout=10)
+    assert late.status_code == 409 and late.json()["code"] == "too_late_to_cancel"
+
+    # Staff can list the order ids on each topic, without committing anything.
+    staff = platform.session(staff=True)
+    on_orders = staff.get(f"{platform.api}/api/topics/orders/order-ids/", timeout=30).json()
+    assert on_orders["complete"] and on_orders["messages"] == ORDERS_COUNT and on_orders["undecodable"] == 0
+    assert {o["orderId"] for o in on_orders["orderIds"]} == set(placed)
+    assert {o["count"] for o in on_orders["orderIds"]} == {1}
+    on_notifications = staff.get(f"{platform.api}/api/topics/notifications/order-ids/", timeout=30).json()
+    assert {o["orderId"]: o["count"] for o in on_notifications["orderIds"]} == {oid: 5 for oid in placed}
 
     # Every topic exists with exactly three partitions.
     counts = describe_partitions(platform.bootstrap, all_topic_names(platform.prefix))
@@ -103,3 +115,22 @@ def test_fifty_orders_are_delivered_with_complete_ordered_histories(platform):
         assert committed_offsets(platform.bootstrap, consumer_group(platform.prefix, service), name) == end_offsets(
             platform.bootstrap, name
         )
+
+
+@pytest.mark.parametrize("platform", [{"PALMETTO_KITCHEN_PREPARE_SECONDS": "600"}], indirect=True)
+def test_a_cancellation_before_the_food_is_ready_ends_cancelled_and_never_reaches_a_courier(platform):
+    http = platform.session()
+    menu = http.get(f"{platform.api}/api/menu/", timeout=10).json()
+    order_id = http.post(f"{platform.api}/api/orders/", json=order_request(1, menu), timeout=10).json()["orderId"]
+    url = f"{platform.api}/api/orders/{order_id}/"
+    wait_for(lambda: http.get(url, timeout=10).json()["status"] == "PREPARING", timeout=60, what="PREPARING")
+    response = http.post(f"{url}cancel/", json={"reason": "plans changed"}, timeout=10)
+    assert response.status_code == 202 and response.json()["cancellation"]["state"] == "REQUESTED"
+    order = wait_for(lambda: (o := http.get(url, timeout=10).json())["status"] == "CANCELLED" and o, timeout=60, what="CANCELLED")
+    assert order["cancellation"]["state"] == "CANCELLED"
+    assert [(h["kind"], h["status"]) for h in order["history"]] == [
+        ("STATUS", "PLACED"), ("STATUS", "ACCEPTED"), ("STATUS", "PREPARING"),
+        ("CANCELLATION_REQUESTED", "PREPARING"), ("STATUS", "CANCELLED"),
+    ]
+    statuses = [json.loads(r.value)["payload"].get("status") for r in read_all(platform.bootstrap, NOTIFICATIONS.full_name(platform.prefix))]
+    assert statuses == ["ACCEPTED", "PREPARING", "CANCELLED"]

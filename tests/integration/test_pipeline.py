@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.db import OperationalError, transaction
 
 from client_app.orders.service import SERVICE as CLIENT
-from common.events import decode, encode
+from common.events import OrderPlaced, decode, encode
 from common.kafka.consumer import Backoff, PartitionConsumer, Subscription
 from common.kafka.producer import Producer
 from common.outbox import OutboxRelay, outbox_add
@@ -157,9 +157,9 @@ def test_transient_failures_are_retried_in_place_and_nothing_is_committed_meanwh
             if failures["left"] == 0:
                 release.wait(10)  # hold the last failure until the test has looked at the offsets
             raise OperationalError("database is restarting")
-        real.handler(env)
+        real.handlers[OrderPlaced](env)
 
-    subscription = Subscription(ORDERS, flaky)
+    subscription = Subscription(ORDERS, {OrderPlaced: flaky})
     with running(consumer_for(PALMETTO, 0, kafka_bootstrap, kafka_topics, subscriptions=(subscription,))):
         wait_for(lambda: failures["left"] == 0, what="three failed attempts")
         assert committed_offsets(kafka_bootstrap, group, orders)[0] < 0  # nothing committed yet

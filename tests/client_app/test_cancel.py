@@ -1,0 +1,70 @@
+"""Cancellation: asked through the API, decided by the kitchen, recorded in the history."""
+
+from __future__ import annotations
+
+import pytest
+
+from client_app.orders import services
+from client_app.orders.models import Order, OutboxMessage
+from common.events import CancellationDeclined, Envelope, decode
+from common.lifecycle import Status
+from tests.client_app.conftest import place
+from tests.factories import status_changed
+
+pytestmark = pytest.mark.django_db
+
+
+def events_of(order_id) -> list[str]:
+    return [r.event_type for r in OutboxMessage.objects.filter(order_id=order_id).order_by("id")]
+
+
+def test_cancel_asks_the_kitchen_once(alice):
+    order_id = place(alice).json()["orderId"]
+    response = alice.post(f"/api/orders/{order_id}/cancel/", {"reason": "ordered twice"}, format="json")
+    assert response.status_code == 202
+    assert response.json()["cancellation"] == {"state": "REQUESTED", "reason": "ordered twice"}
+    assert response.json()["status"] == "PLACED"
+    assert [h["kind"] for h in response.json()["history"]] == ["STATUS", "CANCELLATION_REQUESTED"]
+    again = alice.post(f"/api/orders/{order_id}/cancel/")
+    assert again.status_code == 202
+    assert events_of(order_id) == ["OrderPlaced", "CancellationRequested"]
+    row = OutboxMessage.objects.get(order_id=order_id, event_type="CancellationRequested")
+    assert row.topic == "orders" and decode(row.value.encode()).payload.reason == "ordered twice"
+
+
+def test_too_late_is_409(alice):
+    order_id = place(alice).json()["orderId"]
+    order = Order.objects.get(id=order_id)
+    for seq, status in enumerate([Status.ACCEPTED, Status.PREPARING, Status.READY_FOR_DELIVERY], 1):
+        services.order_apply_status(status_changed(order.id, order.correlation_id, status, seq))
+    response = alice.post(f"/api/orders/{order_id}/cancel/")
+    assert response.status_code == 409
+    assert response.json()["code"] == "too_late_to_cancel"
+    assert events_of(order_id) == ["OrderPlaced"]
+
+
+def test_kitchen_cancels_and_the_order_ends_cancelled(alice):
+    order_id = place(alice).json()["orderId"]
+    alice.post(f"/api/orders/{order_id}/cancel/")
+    order = Order.objects.get(id=order_id)
+    services.order_apply_status(status_changed(order.id, order.correlation_id, Status.ACCEPTED, 1))
+    services.order_apply_status(status_changed(order.id, order.correlation_id, Status.CANCELLED, 2, reason="by customer"))
+    body = alice.get(f"/api/orders/{order_id}/").json()
+    assert body["status"] == "CANCELLED" and body["cancellation"]["state"] == "CANCELLED"
+
+
+def test_a_refusal_is_visible_in_the_history(alice):
+    order_id = place(alice).json()["orderId"]
+    alice.post(f"/api/orders/{order_id}/cancel/")
+    order = Order.objects.get(id=order_id)
+    for seq, status in enumerate([Status.ACCEPTED, Status.PREPARING, Status.READY_FOR_DELIVERY], 1):
+        services.order_apply_status(status_changed(order.id, order.correlation_id, status, seq))
+    services.order_cancellation_refused(
+        Envelope.new(CancellationDeclined(reason="too late: READY_FOR_DELIVERY"), order_id=order.id,
+                     correlation_id=order.correlation_id, source="palmetto")
+    )
+    body = alice.get(f"/api/orders/{order_id}/").json()
+    assert body["status"] == "READY_FOR_DELIVERY"
+    assert body["cancellation"]["state"] == "REFUSED"
+    assert body["history"][-1]["kind"] == "CANCELLATION_REFUSED"
+    assert body["history"][-1]["reason"] == "too late: READY_FOR_DELIVERY"
