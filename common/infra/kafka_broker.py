@@ -1,7 +1,7 @@
 """A real Apache Kafka broker (KRaft, no ZooKeeper) started from Maven Central jars, without Docker.
 
-Used by the test suite (and the local stack) when ``KAFKA_BOOTSTRAP_SERVERS`` is
-not set. Two pieces:
+For when ``KAFKA_BOOTSTRAP_SERVERS`` is not set and no Docker engine is there
+(tests, local runs). Two pieces:
 
 * :func:`ensure_kafka_jars` fetches ``org.apache.kafka:kafka_2.13`` and a
   logging binding with Maven, once, into a cache shared by every run.
@@ -19,6 +19,7 @@ import atexit
 import base64
 import contextlib
 import fcntl
+import itertools
 import logging
 import os
 import re
@@ -145,6 +146,25 @@ def new_cluster_id() -> str:
             return cluster_id
 
 
+def _probe_groups(partitions: int) -> list[str]:
+    """Group ids that together map to every one of ``partitions`` ``__consumer_offsets`` partitions.
+
+    Kafka puts a group on partition ``abs(groupId.hashCode()) % partitions``
+    (Java's String.hashCode, and abs(MIN_VALUE) taken as 0).
+    """
+    found: dict[int, str] = {}
+    for number in itertools.count():
+        if len(found) == partitions:
+            break
+        group = f"palmetto-infra-probe-{number}"
+        code = 0
+        for char in group:  # ASCII only, so one UTF-16 unit per character
+            code = (31 * code + ord(char)) & 0xFFFFFFFF
+        code = code - (1 << 32) if code >= 1 << 31 else code
+        found.setdefault(0 if code == -(1 << 31) else abs(code) % partitions, group)
+    return list(found.values())
+
+
 # Root at WARN keeps the log small; the lifecycle loggers stay at INFO so the
 # log shows when each node started and stopped (and how far a failed start got).
 _LOG4J = """\
@@ -240,8 +260,10 @@ class KafkaBroker:
         return self._work_dir
 
     def start(self) -> str:
-        """Start every node that is not running, wait until each serves requests, and return :attr:`bootstrap_servers`.
+        """Start every node that is not running, wait until it is usable, and return :attr:`bootstrap_servers`.
 
+        Usable means: each started node answers requests itself, and every
+        consumer group has a loaded coordinator (see :meth:`_wait_group_coordinator`).
         Raises :class:`ProvisioningError`, with the tail of the broker logs, if a
         node dies or is not ready within ``start_timeout`` seconds; the nodes
         started by this call are killed first.
@@ -266,15 +288,11 @@ class KafkaBroker:
     def restart(self, node_id: int | None = None) -> str:
         """Stop (if running) and start again one node, or all, with the same ports, cluster id and data.
 
-        Returns :attr:`bootstrap_servers` once the restarted nodes serve requests.
+        Returns :attr:`bootstrap_servers` once the cluster is usable again (as for :meth:`start`).
         """
         targets = self._targets(node_id)
         self._halt(targets, graceful=True)
         return self._start(targets)
-
-    def _stop_at_exit(self) -> None:
-        if os.getpid() == self._owner_pid:  # not in a forked child that happens to exit normally
-            self.stop()
 
     def __enter__(self) -> Self:
         try:
@@ -288,6 +306,10 @@ class KafkaBroker:
         self.stop()
 
     # -- internals ----------------------------------------------------------
+
+    def _stop_at_exit(self) -> None:
+        if os.getpid() == self._owner_pid:  # not in a forked child that happens to exit normally
+            self.stop()
 
     def _targets(self, node_id: int | None) -> list[_Node]:
         if node_id is None:
@@ -307,6 +329,8 @@ class KafkaBroker:
             deadline = time.monotonic() + self._start_timeout
             for node in launched:
                 self._wait_ready(node, deadline)
+            if launched:
+                self._wait_group_coordinator(deadline)
         except BaseException:
             self._halt(launched, graceful=False)
             raise
@@ -322,6 +346,13 @@ class KafkaBroker:
                 self._work_dir = Path(tempfile.mkdtemp(prefix="palmetto-kafka-"))
             for node in self._nodes.values():
                 node.home = self._work_dir / f"node-{node.node_id}"
+                # A given work dir may hold an earlier run's data: keep its
+                # cluster id, or formatting (and starting) would refuse it.
+                meta = node.home / "data" / "meta.properties"
+                if meta.is_file():
+                    for line in meta.read_text().splitlines():
+                        if line.startswith("cluster.id="):
+                            self.cluster_id = line.partition("=")[2].strip()
         if self._guard is None:
             self._guard = OrphanGuard(cleanup_dir=None if self._given_dir else self._work_dir)
             atexit.register(self._stop_at_exit)
@@ -446,13 +477,50 @@ class KafkaBroker:
                 return
             time.sleep(0.1)
 
+    def _wait_group_coordinator(self, deadline: float) -> None:
+        """Return once every ``__consumer_offsets`` partition has a loaded group coordinator.
+
+        A fresh cluster creates that topic when a client first looks for a
+        coordinator, and a restarted one reloads it; until then OffsetFetch
+        answers NOT_COORDINATOR. librdkafka (2.16 at least; confluentinc/
+        librdkafka#5586) never retries that for a consumer that used assign():
+        its partitions are never fetched. Reading one group's committed offsets
+        per partition here settles it before any consumer starts. (Through a
+        Consumer: AdminClient.list_consumer_group_offsets crashes librdkafka
+        2.16.1 on a NOT_COORDINATOR answer.)
+        """
+        from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+        partitions = int(str(self._properties(next(iter(self._nodes.values())))["offsets.topic.num.partitions"]))
+        for group in _probe_groups(partitions):
+            consumer = Consumer({"bootstrap.servers": self.bootstrap_servers, "group.id": group, "log_level": 0})
+            try:
+                while True:
+                    try:
+                        answer = consumer.committed([TopicPartition("palmetto-infra-probe", 0)], timeout=5)
+                        if answer[0].error is None:
+                            break
+                        raise KafkaException(answer[0].error)
+                    except KafkaException as exc:
+                        if time.monotonic() > deadline:
+                            logs = [path for node in self._nodes.values() for path in node.logs]
+                            raise ProvisioningError(
+                                f"Kafka at {self.bootstrap_servers} has no group coordinator within "
+                                f"{self._start_timeout:.0f} s: {exc}\n" + tail(logs)
+                            ) from exc
+                        time.sleep(0.1)
+            finally:
+                consumer.close()
+
     def _halt(self, targets: list[_Node], *, graceful: bool) -> None:
         running = [node for node in targets if node.process is not None]
         for node in running:
             assert node.process is not None
+            # Signal all at once: nodes of one cluster shut down side by side.
+            # Only while poll() says it runs: a reaped pid may belong to someone else.
             if node.process.poll() is None:
-                # Signal all at once: nodes of one cluster shut down side by side.
-                os.killpg(node.process.pid, signal.SIGTERM if graceful else signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(node.process.pid, signal.SIGTERM if graceful else signal.SIGKILL)
         deadline = time.monotonic() + self._stop_timeout
         for node in running:
             assert node.process is not None and self._guard is not None

@@ -27,6 +27,8 @@ from common.infra.ports import LOOPBACK, free_port
 SUPERUSER = "postgres"
 # initdb and postgres refuse to run as root; as root we run them as this system user.
 SERVER_OS_USER = "postgres"
+# Our postgresql.conf entries, in the data dir and included from postgresql.conf.
+_SETTINGS_FILE = "palmetto.conf"
 
 
 def find_bindir() -> Path:
@@ -100,7 +102,10 @@ class PostgresCluster:
     Use it as a context manager (start on enter, stop on exit). It is also
     stopped at interpreter exit, and killed by an :class:`OrphanGuard` if this
     process dies outright. A work dir created here (``work_dir=None``) is
-    deleted by :meth:`stop`; a given one is kept. Not thread-safe.
+    deleted by :meth:`stop`; a given one is kept (and reused: data survives,
+    port and settings are this object's). As root the server runs as the
+    ``postgres`` user, so a given work dir must be reachable by that user.
+    Not thread-safe.
     """
 
     def __init__(
@@ -141,11 +146,13 @@ class PostgresCluster:
 
     @property
     def data_dir(self) -> Path | None:
+        """PGDATA (``<work_dir>/data``), which also holds the Unix socket; None until the first :meth:`start`."""
         return self._work_dir / "data" if self._work_dir else None
 
     @property
     def running(self) -> bool:
-        return self._pid is not None and _alive(self._pid)
+        """Whether our postmaster is alive."""
+        return self._postmaster() is not None
 
     def url(self, dbname: str = "postgres") -> str:
         """``postgresql://postgres@127.0.0.1:<port>/<dbname>`` (trust auth: no password)."""
@@ -162,15 +169,14 @@ class PostgresCluster:
         self._prepare()
         assert self.data_dir is not None and self._guard is not None
         log = self._work_dir / "server.log"  # type: ignore[operator]
-        self._pid = None
+        self._write_settings()
         self._clear_zombie_lock()
         started = self._run(
             self._bin("pg_ctl"), "start", "-D", str(self.data_dir), "-l", str(log),
             "-w", "-t", str(int(self._start_timeout)), "-s",
         )  # fmt: skip
-        pid_file = self.data_dir / "postmaster.pid"
-        if pid_file.is_file():
-            self._pid = int(pid_file.read_text().split()[0])
+        self._pid = self._postmaster()  # also there after a timeout: pg_ctl leaves a slow server running
+        if self._pid is not None:
             # The guard kills the postmaster only; its server processes exit on
             # their own once it is gone (PostgreSQL's postmaster-death check).
             self._guard.watch(self._pid)
@@ -194,16 +200,18 @@ class PostgresCluster:
 
     def kill(self) -> None:
         """SIGKILL the postmaster and all its server processes at once (a crash, for fault tests). Data is kept."""
-        if self._pid is None:
+        postmaster = self._postmaster()
+        if postmaster is None:
+            self._forget_pid()
             return
         # Each server process is its own process group (PostgreSQL calls
         # setsid), so killpg would miss them: find them by parent. Freeze the
         # postmaster first so it cannot fork a new one while we look.
         try:
-            os.kill(self._pid, signal.SIGSTOP)
+            os.kill(postmaster, signal.SIGSTOP)
         except ProcessLookupError:
             pass
-        victims = [self._pid, *_children(self._pid)]
+        victims = [postmaster, *_children(postmaster)]
         for pid in victims:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -232,10 +240,6 @@ class PostgresCluster:
                     pass
         return self.url(name)
 
-    def _stop_at_exit(self) -> None:
-        if os.getpid() == self._owner_pid:  # not in a forked child that happens to exit normally
-            self.stop()
-
     def __enter__(self) -> Self:
         try:
             self.start()
@@ -248,6 +252,10 @@ class PostgresCluster:
         self.stop()
 
     # -- internals ----------------------------------------------------------
+
+    def _stop_at_exit(self) -> None:
+        if os.getpid() == self._owner_pid:  # not in a forked child that happens to exit normally
+            self.stop()
 
     def _bin(self, name: str) -> str:
         assert self._bindir is not None
@@ -295,12 +303,37 @@ class PostgresCluster:
         )  # fmt: skip
         if result.returncode != 0:
             raise ProvisioningError(f"initdb failed in {data}:\n{result.stdout.strip()}")
-        settings = {**self._settings, "unix_socket_directories": str(data)}
-        with open(data / "postgresql.conf", "a") as conf:  # the last entry for a name wins
-            conf.write("\n# Added by common.infra.postgres\n")
-            for name, value in settings.items():
-                quoted = str(value).replace("'", "''")
-                conf.write(f"{name} = '{quoted}'\n")
+        with open(data / "postgresql.conf", "a") as conf:  # read last, so its entries win
+            conf.write(f"\n# Written on every start by common.infra.postgres\ninclude '{_SETTINGS_FILE}'\n")
+
+    def _write_settings(self) -> None:
+        """(Re)write our settings file, so port and settings are this object's even in an older data dir."""
+        assert self.data_dir is not None
+        settings = {**self._settings, "unix_socket_directories": str(self.data_dir)}
+        lines = []
+        for name, value in settings.items():
+            quoted = str(value).replace("'", "''")
+            lines.append(f"{name} = '{quoted}'\n")
+        path = self.data_dir / _SETTINGS_FILE
+        path.write_text("".join(lines))
+        if os.geteuid() == 0:  # keep the data dir the server user's own
+            user = pwd.getpwnam(SERVER_OS_USER)
+            os.chown(path, user.pw_uid, user.pw_gid)
+
+    def _postmaster(self) -> int | None:
+        """The pid of the live postmaster serving our data dir (from its lock file), else None.
+
+        Checked against /proc, so a stale lock file or a recycled pid is never
+        taken for our server (and never signalled).
+        """
+        if self.data_dir is None:
+            return None
+        try:
+            pid = int((self.data_dir / "postmaster.pid").read_text().split()[0])
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            return None
+        return pid if str(self.data_dir).encode() in cmdline and _alive(pid) else None
 
     def _clear_zombie_lock(self) -> None:
         """Remove postmaster.pid if it names a dead postmaster that nobody has reaped yet.
