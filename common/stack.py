@@ -97,6 +97,8 @@ def wait_http(url: str, timeout: float = 60) -> None:
 
 def port_is_free(port: int) -> bool:
     with socket.socket() as s:
+        # As gunicorn binds: connections of a previous run lingering in TIME_WAIT do not count.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
             return True
@@ -163,8 +165,7 @@ def main() -> int:
     def on_signal(signum, _frame) -> None:
         stopping["flag"] = True
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    # Until the services run, Ctrl-C raises KeyboardInterrupt and the ExitStack stops what was started.
     with ExitStack() as stack:
         try:
             _provision(stack, env, config)
@@ -175,6 +176,8 @@ def main() -> int:
         except Exception as exc:  # ProvisioningError and friends: say what is missing, no traceback
             print(f"Setup failed: {exc}", file=sys.stderr)
             return 1
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
         running: list[Running] = []
         for service in SERVICES:
             running.append(Running(f"{service} web", spawn_web(service, config.web_ports[service], env)))
