@@ -11,3 +11,9 @@
 
 class InvalidEvent(Exception):
     """Raised for a message that can never succeed; it is dead-lettered, never retried."""
+
+
+class ConsumerHalted(Exception):
+    """Not a message failure but a worker one: carrying on would do harm (e.g. most recent messages
+    are invalid, which means a bug or a bad deploy, not bad data). ``runconsumers`` stops every
+    worker and exits non-zero instead of restarting, so an operator looks before anything is lost."""

@@ -12,10 +12,12 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 from django.db import close_old_connections, connection
 
+from common.db import drop_broken_connection
+from common.errors import ConsumerHalted
 from common.kafka.consumer import Backoff
 from common.service import Tick
 
@@ -28,6 +30,30 @@ class Worker(Protocol):
     def run(self, stop: threading.Event) -> None: ...
 
 
+def poll_loop(name: str, step: Callable[[], int], stop: threading.Event, idle_seconds: float,
+              backoff: Backoff = Backoff()) -> None:
+    """Call ``step`` until ``stop``: again at once while it does work, after ``idle_seconds`` when it did none.
+
+    A failing step (database down, broker unreachable) is retried after
+    exponential back-off; like a consumer's batch, the work is never skipped.
+    """
+    attempt = 0
+    while not stop.is_set():
+        close_old_connections()
+        try:
+            done = step()
+            attempt = 0
+        except Exception:
+            attempt += 1
+            delay = backoff.delay(attempt)
+            log.exception("%s failed (attempt %d); retrying in %.1fs", name, attempt, delay)
+            drop_broken_connection()
+            stop.wait(delay)
+            continue
+        if not done:
+            stop.wait(idle_seconds)
+
+
 class TickLoop:
     """Runs the service's durable-timer ticks until stopped; each tick does what is due now."""
 
@@ -38,39 +64,63 @@ class TickLoop:
         self.idle_seconds = idle_seconds
 
     def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            close_old_connections()
-            done = sum(tick() for tick in self.ticks)
-            if not done:
-                stop.wait(self.idle_seconds)
+        poll_loop(self.name, lambda: sum(tick() for tick in self.ticks), stop, self.idle_seconds)
 
 
 @dataclass
 class _Slot:
     worker: Worker
     thread: threading.Thread | None = None
-    failures: int = 0
+    failures: int = 0  # consecutive: reset once the worker has run for a while
+    started_at: float = 0.0
     restart_at: float = 0.0
 
 
 class Supervisor:
-    """Runs each worker in its own thread and restarts any that dies until :meth:`stop`."""
+    """Runs each worker in its own thread and restarts any that dies, until :meth:`stop`.
 
-    def __init__(self, workers: Sequence[Worker], backoff: Backoff = Backoff(first=1.0, cap=30.0)) -> None:
+    Gives up -- stops everything and records :attr:`fatal` -- when a worker
+    raises :class:`ConsumerHalted`, or dies ``max_failures`` times in a row
+    (a run longer than ``healthy_after`` seconds resets the count), because
+    then restarting cannot make progress and the process should exit non-zero.
+    """
+
+    def __init__(
+        self,
+        workers: Sequence[Worker],
+        backoff: Backoff = Backoff(first=1.0, cap=30.0),
+        max_failures: int = 10,
+        healthy_after: float = 60.0,
+    ) -> None:
         self.stop_event = threading.Event()
         self.slots = [_Slot(w) for w in workers]
         self.backoff = backoff
+        self.max_failures = max_failures
+        self.healthy_after = healthy_after
+        self.fatal: str | None = None
 
     def _target(self, slot: _Slot) -> None:
         try:
             slot.worker.run(self.stop_event)
+        except ConsumerHalted as exc:
+            log.critical("%s halted: %s", slot.worker.name, exc)
+            self._give_up(str(exc))
         except Exception:
+            if time.monotonic() - slot.started_at > self.healthy_after:
+                slot.failures = 0
             slot.failures += 1
-            log.exception("worker %s died (failure %d)", slot.worker.name, slot.failures)
+            log.exception("worker %s died (failure %d in a row)", slot.worker.name, slot.failures)
+            if slot.failures >= self.max_failures:
+                self._give_up(f"{slot.worker.name} died {slot.failures} times in a row")
         finally:
             connection.close()
 
+    def _give_up(self, reason: str) -> None:
+        self.fatal = self.fatal or reason
+        self.stop_event.set()
+
     def _start(self, slot: _Slot) -> None:
+        slot.started_at = time.monotonic()
         slot.thread = threading.Thread(target=self._target, args=(slot,), name=slot.worker.name, daemon=True)
         slot.thread.start()
 

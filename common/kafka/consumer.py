@@ -11,23 +11,27 @@ For each batch the loop
 4. only then commits the offsets synchronously.
 
 Any other exception rolls the batch back and retries it in place with
-exponential back-off; nothing is skipped. On stop the message in hand is
-finished, its offsets committed, and the consumer closed.
+exponential back-off; nothing is skipped. When most recent messages are
+invalid the consumer halts (:class:`ConsumerHalted`) instead of dead-lettering
+them. On stop the message in hand is finished, its offsets committed, and the
+consumer closed.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Mapping, Sequence
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
-from django.db import close_old_connections, connection, transaction
+from django.db import close_old_connections, transaction
 
 from common.correlation import bound
-from common.errors import InvalidEvent
+from common.db import drop_broken_connection
+from common.errors import ConsumerHalted, InvalidEvent
 from common.events import Envelope, Event, decode
 from common.kafka.producer import Producer
 from common.kafka.settings import base
@@ -73,6 +77,28 @@ class Backoff:
         return min(self.cap, self.first * (2 ** max(0, attempt - 1)))
 
 
+class FailureGuard:
+    """Trips when most of the recent messages were invalid.
+
+    One poison message is bad data; a partition where most messages fail to
+    decode means a bug or a bad deploy, and dead-lettering all of it would only
+    move the damage elsewhere. Over the last ``window`` messages, at least
+    ``min_invalid`` invalid ones making up more than ``max_ratio`` trip it.
+    """
+
+    def __init__(self, window: int = 50, min_invalid: int = 10, max_ratio: float = 0.5) -> None:
+        self.recent: deque[bool] = deque(maxlen=window)
+        self.min_invalid, self.max_ratio = min_invalid, max_ratio
+
+    def observe(self, messages: int, invalid: int) -> None:
+        self.recent.extend([False] * (messages - invalid) + [True] * invalid)
+
+    @property
+    def tripped(self) -> bool:
+        bad = sum(self.recent)
+        return bad >= self.min_invalid and bad > self.max_ratio * len(self.recent)
+
+
 @dataclass
 class DeadLetter:
     message: Message
@@ -94,6 +120,7 @@ class PartitionConsumer:
         dead_letters: Producer,
         batch_size: int = 200,
         backoff: Backoff = Backoff(),
+        guard: FailureGuard | None = None,
     ) -> None:
         self.service = service
         self.partition = partition
@@ -102,6 +129,7 @@ class PartitionConsumer:
         self.dead_letters = dead_letters
         self.batch_size = batch_size
         self.backoff = backoff
+        self.guard = guard or FailureGuard()
         self.by_topic = {s.topic.full_name(topic_prefix): s for s in subscriptions}
         self.group_id = consumer_group(topic_prefix, service)
         self.config = base(bootstrap_servers, f"{service}-p{partition}") | {
@@ -178,9 +206,17 @@ class PartitionConsumer:
                 attempt += 1
                 delay = self.backoff.delay(attempt)
                 log.exception("%s: batch at %s failed (attempt %d); retrying in %.1fs", self.name, _where(batch[0]), attempt, delay)
-                _drop_broken_connection()
+                drop_broken_connection()
                 if stop.wait(delay):
                     return False
+        self.guard.observe(len(batch), len(dead))
+        if self.guard.tripped:
+            # Valid messages of this batch are applied (the inbox absorbs their redelivery); nothing is
+            # dead-lettered or committed, so after a fix the same messages are read again.
+            raise ConsumerHalted(
+                f"{self.name}: {sum(self.guard.recent)} of the last {len(self.guard.recent)} messages were invalid "
+                f"(latest: {dead[-1].error}); stopping instead of dead-lettering them"
+            )
         attempt = 0
         while dead:
             try:
@@ -281,12 +317,3 @@ class PartitionConsumer:
 
 def _where(m: Message) -> str:
     return f"{m.topic()}[{m.partition()}]@{m.offset()}"
-
-
-def _drop_broken_connection() -> None:
-    """After a database error the connection may be dead; drop it so the retry opens a fresh one."""
-    try:
-        if connection.connection is not None and not connection.is_usable():
-            connection.close()
-    except Exception:
-        connection.close()

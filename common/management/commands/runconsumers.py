@@ -11,7 +11,9 @@ service's outbox relay and its durable timers.
     python manage.py runconsumers --settings=palmetto_app.settings --partitions 2     # host B
 
 SIGTERM/SIGINT: each consumer finishes the batch in hand, commits its offsets
-and closes; a second signal exits at once (redelivery is harmless).
+and closes, exit status 0; a second signal exits at once with 1 (redelivery
+is harmless). Exit status 3 means it stopped because it cannot make progress
+(most recent messages invalid, or a worker that keeps dying).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -31,6 +34,9 @@ from common.topics import PARTITIONS
 from common.workers import Supervisor, TickLoop
 
 log = logging.getLogger("palmetto.runconsumers")
+
+# Distinct from 1 (a crash) so a process manager can tell "look at me" from "restart me".
+EXIT_CANNOT_PROGRESS = 3
 
 
 def parse_partitions(raw: str) -> list[int]:
@@ -95,4 +101,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, on_signal)
         log.info("%s: consuming partitions %s of %s", service.name, partitions, [s.topic.full_name(prefix) for s in service.subscriptions])
         supervisor.run()
+        if supervisor.fatal:
+            log.critical("%s: stopped because it cannot make progress: %s", service.name, supervisor.fatal)
+            sys.exit(EXIT_CANNOT_PROGRESS)
         log.info("%s: stopped cleanly", service.name)
