@@ -1,4 +1,4 @@
-"""URL patterns every service mounts: the admin and, when asked to, static files."""
+"""URL patterns every service mounts: the admin, health checks and, when asked to, static files."""
 
 from __future__ import annotations
 
@@ -9,9 +9,15 @@ from django.contrib import admin
 from django.urls import path, re_path
 from django.views.static import serve
 
+from common import health
+
 
 def service_urls() -> list:
-    patterns = [path("admin/", admin.site.urls)]
+    patterns = [
+        path("admin/", admin.site.urls),
+        path("healthz", health.healthz, name="healthz"),
+        path("readyz", health.readyz, name="readyz"),
+    ]
     if settings.PALMETTO_CONFIG.serve_static:
         # The local stack runs gunicorn without a web server in front; let Django serve the admin's assets.
         patterns.append(

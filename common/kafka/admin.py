@@ -80,3 +80,12 @@ def describe_partitions(bootstrap_servers: str, names: list[str], *, timeout: fl
         if counts[name] != PARTITIONS:
             raise TopicMismatch(f"topic {name} has {counts[name]} partitions; Palmetto needs exactly {PARTITIONS}")
     return counts
+
+
+def broker_problem(bootstrap_servers: str, timeout: float = 3.0) -> str | None:
+    """None when the cluster answers a metadata request within ``timeout`` seconds, else what went wrong."""
+    try:
+        admin_client(bootstrap_servers).list_topics(timeout=timeout)
+        return None
+    except KafkaException as exc:
+        return f"Kafka at {bootstrap_servers} did not answer: {exc.args[0].str() if exc.args else exc}"
