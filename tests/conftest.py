@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import os
 import uuid
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from common.infra import ProvisioningError
+
+if TYPE_CHECKING:
+    from tests.platform import Platform
 
 DatabaseFactory = Callable[[str], str]
 
@@ -116,3 +119,15 @@ def kafka_topics(kafka_bootstrap: str, topic_prefix: str, settings) -> str:
     settings.PALMETTO_KAFKA_BOOTSTRAP_SERVERS = kafka_bootstrap
     settings.PALMETTO_TOPIC_PREFIX = topic_prefix
     return topic_prefix
+
+
+@pytest.fixture
+def platform(request, kafka_bootstrap: str, database_factory: DatabaseFactory, tmp_path) -> Iterator["Platform"]:
+    """The platform running as real processes against the session's broker and PostgreSQL.
+
+    Stage timings are zero; parametrize indirectly with a dict to override environment variables.
+    """
+    from tests.platform import running_platform
+
+    with running_platform(kafka_bootstrap, database_factory, tmp_path, getattr(request, "param", None)) as running:
+        yield running

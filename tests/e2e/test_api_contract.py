@@ -27,7 +27,10 @@ def test_schemathesis_finds_no_server_errors_and_no_schema_violations(platform, 
         "--request-timeout", "30",
         "--no-color",
     ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=900, env=platform.env | {"NO_COLOR": "1"})
+    # cwd: schemathesis keeps its example database in the working directory.
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=900, env=platform.env | {"NO_COLOR": "1"}, cwd=platform.logs
+    )
     report = result.stdout[-8000:] + result.stderr[-2000:]
     assert result.returncode == 0, report
     assert "passed" in result.stdout, report

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import random
 import uuid
 
 import pytest
 
 from common.kafka.admin import describe_partitions
+from tests.platform import order_request
 from common.topics import NOTIFICATIONS, ORDERS, all_topic_names, consumer_group
 from tests.kafka_tools import committed_offsets, end_offsets, read_all, wait_for
 
@@ -17,16 +17,6 @@ pytestmark = pytest.mark.e2e
 LIFECYCLE = ["PLACED", "ACCEPTED", "PREPARING", "READY_FOR_DELIVERY", "OUT_FOR_DELIVERY", "DELIVERED"]
 ORDERS_COUNT = 50
 GROUPS = {"client": NOTIFICATIONS, "palmetto": ORDERS, "courier": NOTIFICATIONS}
-
-
-def order_request(i: int, menu: list[dict]) -> dict:
-    rng = random.Random(i)
-    lines = rng.sample(menu, k=rng.randint(1, 3))
-    return {
-        "customer": {"name": f"Customer {i}", "phone": f"+1 843 555 {i:04d}"},
-        "deliveryAddress": {"street": f"{i} King Street", "city": "Charleston", "postalCode": "29401"},
-        "items": [{"itemId": m["itemId"], "quantity": rng.randint(1, 3)} for m in lines],
-    }
 
 
 def test_fifty_orders_are_delivered_with_complete_ordered_histories(platform):

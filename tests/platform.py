@@ -1,0 +1,183 @@
+"""The platform as real processes: three databases, topics, runconsumers per service, the Client API.
+
+Used by the end-to-end and fault-injection tests, which start and kill these
+processes the way an operator (or a crash) would.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import requests
+
+from common import stack
+from common.config import DATABASE_URL_ENV, SERVICES
+from common.infra.ports import free_port
+
+ZERO_TIMINGS = {
+    "PALMETTO_KITCHEN_ACCEPT_SECONDS": "0",
+    "PALMETTO_KITCHEN_PREPARE_SECONDS": "0",
+    "PALMETTO_COURIER_TRAVEL_SECONDS": "0",
+}
+
+
+@dataclass
+class Platform:
+    env: dict[str, str]
+    prefix: str
+    bootstrap: str
+    api: str
+    logs: Path
+    db_urls: dict[str, str]
+    consumers: dict[str, subprocess.Popen] = field(default_factory=dict)
+    web: subprocess.Popen | None = None
+    port: int = 0
+
+    # -- processes ------------------------------------------------------------------------------
+
+    def start_consumers(self, service: str) -> subprocess.Popen:
+        output = open(self.logs / f"{service}-consumers.log", "a")
+        self.consumers[service] = stack.spawn_consumers(service, self.env, output)
+        return self.consumers[service]
+
+    def stop_consumers(self, *services: str) -> dict[str, int]:
+        """SIGTERM (clean stop) the given services' runconsumers (default: all); return exit codes."""
+        chosen = {s: p for s, p in self.consumers.items() if not services or s in services}
+        codes = stack.stop_processes(list(chosen.values()))
+        return {name: codes[p.pid] for name, p in chosen.items()}
+
+    def kill_consumers(self, service: str) -> None:
+        """SIGKILL: no chance to finish, commit or close."""
+        process = self.consumers[service]
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    def start_web(self) -> None:
+        self.web = stack.spawn_web("client", self.port, self.env, open(self.logs / "client-web.log", "a"))
+        stack.wait_http(f"{self.api}/healthz", timeout=60)
+
+    def stop_all(self) -> None:
+        stack.stop_processes([p for p in [self.web, *self.consumers.values()] if p is not None])
+
+    def log(self, service: str) -> str:
+        return (self.logs / f"{service}-consumers.log").read_text()
+
+    # -- HTTP -----------------------------------------------------------------------------------
+
+    def session(self, username: str | None = None, *, staff: bool = False) -> requests.Session:
+        """An HTTP session authenticated as a new customer (or a new staff member)."""
+        username = username or f"{'staff' if staff else 'customer'}-{uuid.uuid4().hex[:8]}"
+        password = f"pw-{uuid.uuid4().hex}"
+        if staff:
+            stack.manage("client", "createsuperuser", "--noinput", env=self.env | {
+                "DJANGO_SUPERUSER_USERNAME": username, "DJANGO_SUPERUSER_PASSWORD": password,
+                "DJANGO_SUPERUSER_EMAIL": f"{username}@palmetto.invalid"})
+            token = requests.post(f"{self.api}/api/auth/token/", json={"username": username, "password": password}, timeout=10)
+        else:
+            token = requests.post(f"{self.api}/api/auth/register/", json={"username": username, "password": password}, timeout=10)
+        token.raise_for_status()
+        http = requests.Session()
+        http.headers["Authorization"] = f"Token {token.json()['token']}"
+        return http
+
+
+@contextmanager
+def running_platform(bootstrap: str, database_factory: Callable[[str], str], logs: Path,
+                     env_overrides: dict[str, str] | None = None) -> Iterator[Platform]:
+    """Create topics and databases, migrate, start the Client API and the three runconsumers; stop all after."""
+    prefix = f"p{uuid.uuid4().hex[:8]}."
+    env = dict(os.environ) | ZERO_TIMINGS | {
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "PALMETTO_TOPIC_PREFIX": prefix,
+        "PYTHONUNBUFFERED": "1",
+        # The tests place many orders as one customer; production keeps the default limit.
+        "PALMETTO_ORDER_RATE": "100000/minute",
+    } | (env_overrides or {})
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    db_urls = {service: database_factory(f"{prefix.rstrip('.')}_{service}") for service in SERVICES}
+    for service, url in db_urls.items():
+        env[DATABASE_URL_ENV[service]] = url
+    try:
+        stack.manage("client", "createtopics", env=env)
+        for service in SERVICES:
+            stack.manage(service, "migrate", "--noinput", env=env)
+    except subprocess.CalledProcessError as exc:
+        raise AssertionError(f"{exc.cmd} failed:\n{exc.stdout}\n{exc.stderr}") from exc
+    port = free_port()
+    platform = Platform(env=env, prefix=prefix, bootstrap=bootstrap, api=f"http://127.0.0.1:{port}", logs=logs,
+                        db_urls=db_urls, port=port)
+    try:
+        platform.start_web()
+        for service in SERVICES:
+            platform.start_consumers(service)
+        yield platform
+    finally:
+        platform.stop_all()
+
+
+def order_request(i: int, menu: list[dict]) -> dict:
+    import random
+
+    rng = random.Random(i)
+    lines = rng.sample(menu, k=rng.randint(1, 3))
+    return {
+        "customer": {"name": f"Customer {i}", "phone": f"+1 843 555 {i % 10000:04d}"},
+        "deliveryAddress": {"street": f"{i} King Street", "city": "Charleston", "postalCode": "29401"},
+        "items": [{"itemId": m["itemId"], "quantity": rng.randint(1, 3)} for m in lines],
+    }
+
+
+class OrderStream:
+    """Places orders through the API from a background thread and remembers every one acknowledged (201)."""
+
+    def __init__(self, platform: Platform, interval: float = 0.05) -> None:
+        self.platform = platform
+        self.interval = interval
+        self.http = platform.session()
+        self.menu = self.http.get(f"{platform.api}/api/menu/", timeout=10).json()
+        self.acknowledged: dict[str, str] = {}  # order id -> correlation id
+        self.refused: dict[int, int] = {}  # status code -> count (5xx while a dependency is down)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._count = 0
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.place_one()
+            self._stop.wait(self.interval)
+
+    def place_one(self) -> None:
+        self._count += 1
+        try:
+            response = self.http.post(f"{self.platform.api}/api/orders/", json=order_request(self._count, self.menu), timeout=30)
+        except requests.RequestException:
+            self.refused[0] = self.refused.get(0, 0) + 1
+            return
+        if response.status_code == 201:
+            body = response.json()
+            self.acknowledged[body["orderId"]] = body["correlationId"]
+        else:
+            self.refused[response.status_code] = self.refused.get(response.status_code, 0) + 1
+
+    def __enter__(self) -> "OrderStream":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join(60)
+
+    def wait_for(self, count: int, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.acknowledged) < count:
+            assert time.monotonic() < deadline, f"only {len(self.acknowledged)} orders acknowledged in {timeout}s"
+            time.sleep(0.05)
