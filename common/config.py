@@ -83,6 +83,9 @@ class Config:
     serve_static: bool
     # How long a producer keeps retrying one message before reporting failure.
     kafka_message_timeout_ms: int
+    # Fault injection, for the test suite only: a consumer process exits abruptly (status 86) after
+    # this many batches were committed to the database but before their offsets were. 0 = never.
+    crash_before_offset_commit: int
     # DRF throttle rate for placing orders, per customer ("60/minute").
     order_rate: str
     # Local stack only (python -m common.stack): web ports and the admin account it creates.
@@ -98,6 +101,13 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name) or str(default)
     if not raw.isdigit() or not 0 < int(raw) < 65536:
         raise ConfigError(f"{name}={raw!r} is not a TCP port")
+    return int(raw)
+
+
+def _count(env: Mapping[str, str], name: str) -> int:
+    raw = env.get(name) or "0"
+    if not raw.isdigit():
+        raise ConfigError(f"{name}={raw!r} is not a whole number")
     return int(raw)
 
 
@@ -145,6 +155,7 @@ def load(env: Mapping[str, str] | None = None) -> Config:
             {s: _port(env, f"PALMETTO_{s.upper()}_PORT", 8000 + i) for i, s in enumerate(SERVICES)}
         ),
         order_rate=_rate(env, "PALMETTO_ORDER_RATE", "60/minute"),
+        crash_before_offset_commit=_count(env, "PALMETTO_FAULT_CRASH_BEFORE_OFFSET_COMMIT"),
         admin_username=env.get("PALMETTO_ADMIN_USERNAME", "admin"),
         admin_password=env.get("PALMETTO_ADMIN_PASSWORD", "palmetto"),
     )

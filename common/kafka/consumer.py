@@ -20,6 +20,7 @@ consumer closed.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -121,6 +122,7 @@ class PartitionConsumer:
         batch_size: int = 200,
         backoff: Backoff = Backoff(),
         guard: FailureGuard | None = None,
+        crash_before_offset_commit: int = 0,
     ) -> None:
         self.service = service
         self.partition = partition
@@ -130,6 +132,7 @@ class PartitionConsumer:
         self.batch_size = batch_size
         self.backoff = backoff
         self.guard = guard or FailureGuard()
+        self.crash_before_offset_commit = crash_before_offset_commit
         self.by_topic = {s.topic.full_name(topic_prefix): s for s in subscriptions}
         self.group_id = consumer_group(topic_prefix, service)
         self.config = base(bootstrap_servers, f"{service}-p{partition}") | {
@@ -160,11 +163,20 @@ class PartitionConsumer:
                 fetched = [first, *consumer.consume(self.batch_size - 1, timeout=0)]
                 batch = [m for m in fetched if self._is_message(m)]
                 if batch and self._process_until_done(batch, stop):
+                    self._maybe_crash()
                     self._commit(consumer, batch, stop)
         finally:
             consumer.close()
             close_old_connections()
             log.info("%s closed", self.name)
+
+    def _maybe_crash(self) -> None:
+        """Fault injection for the test suite: die between the database commit and the offset commit."""
+        if self.crash_before_offset_commit:
+            self.crash_before_offset_commit -= 1
+            if not self.crash_before_offset_commit:
+                log.critical("%s: fault injection: exiting after the database commit, before the offset commit", self.name)
+                os._exit(86)
 
     def _committed_positions(self, consumer: Consumer, stop: threading.Event) -> list[TopicPartition] | None:
         """Where to resume: the group's committed offsets, or the beginning when none.

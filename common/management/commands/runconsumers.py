@@ -82,6 +82,7 @@ class Command(BaseCommand):
                 topic_prefix=prefix,
                 dead_letters=dead_letters,
                 batch_size=options["batch_size"],
+                crash_before_offset_commit=config.crash_before_offset_commit,
             )
             for p in partitions
         ]

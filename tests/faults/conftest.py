@@ -1,0 +1,43 @@
+"""Fault scenarios get their own broker and PostgreSQL when they kill or restart them."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+
+from common.infra import ProvisioningError
+from common.infra.kafka_broker import KafkaBroker
+from common.infra.postgres import PostgresCluster
+from tests.platform import Platform, running_platform
+
+
+@pytest.fixture
+def own_broker(tmp_path) -> Iterator[KafkaBroker]:
+    broker = KafkaBroker(tmp_path / "kafka")
+    try:
+        broker.start()
+    except ProvisioningError as exc:
+        pytest.fail(f"Kafka could not be provisioned:\n{exc}", pytrace=False)
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
+def own_postgres(tmp_path) -> Iterator[PostgresCluster]:
+    cluster = PostgresCluster(tmp_path / "postgres")
+    try:
+        cluster.start()
+    except ProvisioningError as exc:
+        pytest.fail(f"PostgreSQL could not be provisioned:\n{exc}", pytrace=False)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def isolated_platform(own_broker, own_postgres, tmp_path) -> Iterator[Platform]:
+    """The platform on a broker and a PostgreSQL of its own, which the test may kill and restart."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    with running_platform(own_broker.bootstrap_servers, own_postgres.create_database, logs) as platform:
+        yield platform
