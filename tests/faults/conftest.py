@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -24,14 +27,19 @@ def own_broker(tmp_path) -> Iterator[KafkaBroker]:
 
 
 @pytest.fixture
-def own_postgres(tmp_path) -> Iterator[PostgresCluster]:
-    cluster = PostgresCluster(tmp_path / "postgres")
+def own_postgres() -> Iterator[PostgresCluster]:
+    # Not under tmp_path: the server may run as the postgres user, who cannot enter pytest's private
+    # temp root. A given work dir also survives stop(), so the test can start the same data again.
+    work_dir = Path(tempfile.mkdtemp(prefix="palmetto-faults-pg-"))
+    work_dir.chmod(0o755)
+    cluster = PostgresCluster(work_dir)
     try:
         cluster.start()
     except ProvisioningError as exc:
         pytest.fail(f"PostgreSQL could not be provisioned:\n{exc}", pytrace=False)
     yield cluster
     cluster.stop()
+    shutil.rmtree(work_dir, ignore_errors=True)
 
 
 @pytest.fixture
