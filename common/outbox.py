@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from typing import Iterable
 
-from django.db import close_old_connections, connection, transaction
-from django.db.models import F
+from django.db import connection, transaction
+from django.db.models import F, Max, QuerySet, Subquery
 from django.utils import timezone
 
 from common.correlation import bound
@@ -15,6 +16,7 @@ from common.events import Envelope, OrderStatusChanged, encode
 from common.kafka.producer import Producer
 from common.lifecycle import Status
 from common.models import OutboxMessage
+from common.workers import poll_loop
 
 log = logging.getLogger("palmetto.outbox")
 
@@ -49,6 +51,30 @@ def outbox_add_status(
     return outbox_add(model, Envelope.new(change, order_id=order_id, correlation_id=correlation_id, source=source))
 
 
+def outbox_latest(model: type[OutboxMessage], order_ids: Iterable[uuid.UUID]) -> QuerySet[OutboxMessage]:
+    """The newest outbox row of each of these orders (none for an order that never published anything)."""
+    newest = (
+        model.objects.filter(order_id__in=list(order_ids)).order_by().values("order_id").annotate(newest=Max("id"))
+    )
+    return model.objects.filter(id__in=Subquery(newest.values("newest"))).order_by("id")
+
+
+@transaction.atomic
+def outbox_republish_latest(model: type[OutboxMessage], order_ids: Iterable[uuid.UUID]) -> list[OutboxMessage]:
+    """Queue the newest outbox row of each of these orders for publication again; return the rows re-queued.
+
+    The row is published again byte for byte -- same ``event_id`` -- so a
+    consumer that already applied it finds it in its inbox and skips it, and
+    one that never received it applies it now. Only rows already sent are
+    re-queued (one UPDATE setting ``sent_at`` to NULL); a newest row still
+    unsent is queued already. The returned objects show the rows as they were
+    before (``sent_at`` still set).
+    """
+    rows = list(outbox_latest(model, order_ids).filter(sent_at__isnull=False).select_for_update())
+    model.objects.filter(id__in=[row.id for row in rows]).update(sent_at=None)
+    return rows
+
+
 class OutboxRelay:
     """Publishes a service's unsent outbox rows, oldest first, marking each sent on delivery.
 
@@ -76,10 +102,7 @@ class OutboxRelay:
     name = "outbox-relay"
 
     def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            close_old_connections()
-            if self.publish_batch() == 0:
-                stop.wait(self.idle_seconds)
+        poll_loop(self.name, self.publish_batch, stop, self.idle_seconds)
 
     def publish_batch(self) -> int:
         """Publish up to ``batch_size`` rows; return how many Kafka acknowledged."""

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
+
+from common.lifecycle import TERMINAL
 
 from .models import MenuItem, Order
 
@@ -26,3 +29,16 @@ def order_get(order_id: uuid.UUID, *, visible_to: AbstractBaseUser | AnonymousUs
 
 def menu_list() -> QuerySet[MenuItem]:
     return MenuItem.objects.filter(available=True)
+
+
+def orders_stuck(since: datetime, before: datetime) -> list[uuid.UUID]:
+    """Ids of unfinished orders last changed in [since, before], least recently changed first.
+
+    ``updated_at`` moves with everything the Client App does or learns about an
+    order (placed, cancellation asked, a status applied), so an unfinished
+    order that has not moved for a while may be waiting on our OrderPlaced or
+    CancellationRequested that the kitchen never received. Finished orders
+    wait for nothing.
+    """
+    stuck = Order.objects.exclude(status__in=TERMINAL).filter(updated_at__gte=since, updated_at__lte=before)
+    return list(stuck.order_by("updated_at", "id").values_list("id", flat=True))

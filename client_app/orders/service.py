@@ -5,7 +5,7 @@ from common.kafka.consumer import Subscription
 from common.service import Service
 from common.topics import NOTIFICATIONS
 
-from . import handlers
+from . import handlers, selectors
 from .models import InboxEvent, OutboxMessage
 
 SERVICE = Service(
@@ -18,4 +18,5 @@ SERVICE = Service(
     ),
     outbox=OutboxMessage,
     inbox=InboxEvent,
+    stuck_orders=selectors.orders_stuck,
 )

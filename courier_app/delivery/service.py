@@ -10,7 +10,7 @@ from common.kafka.consumer import Subscription
 from common.service import Service
 from common.topics import NOTIFICATIONS
 
-from . import handlers, services
+from . import handlers, selectors, services
 from .models import InboxEvent, OutboxMessage
 
 SERVICE = Service(
@@ -22,6 +22,7 @@ SERVICE = Service(
     ),
     outbox=OutboxMessage,
     inbox=InboxEvent,
+    stuck_orders=selectors.deliveries_stuck,
     # Completing frees couriers, so it runs before dispatching.
     ticks=(services.deliveries_complete_due, services.deliveries_dispatch),
 )

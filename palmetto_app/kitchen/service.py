@@ -5,7 +5,7 @@ from common.kafka.consumer import Subscription
 from common.service import Service
 from common.topics import ORDERS
 
-from . import handlers, services
+from . import handlers, selectors, services
 from .models import InboxEvent, OutboxMessage
 
 SERVICE = Service(
@@ -15,5 +15,6 @@ SERVICE = Service(
     ),
     outbox=OutboxMessage,
     inbox=InboxEvent,
+    stuck_orders=selectors.tickets_stuck,
     ticks=(services.tickets_advance_due,),
 )

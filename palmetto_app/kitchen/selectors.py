@@ -1,0 +1,20 @@
+"""Reads of the kitchen."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from .models import Ticket
+
+
+def tickets_stuck(since: datetime, before: datetime) -> list[uuid.UUID]:
+    """Order ids of tickets last changed in [since, before], whatever their stage, least recently changed first.
+
+    Every stage counts: the kitchen cannot see whether the client (or the
+    courier) received its last event -- a lost READY_FOR_DELIVERY leaves the
+    order without a courier, a lost CANCELLED or REJECTED leaves the customer
+    waiting -- and re-publishing one that did arrive changes nothing.
+    """
+    stuck = Ticket.objects.filter(updated_at__gte=since, updated_at__lte=before)
+    return list(stuck.order_by("updated_at", "id").values_list("order_id", flat=True))
