@@ -92,7 +92,7 @@ class Platform:
 
 @contextmanager
 def running_platform(bootstrap: str, database_factory: Callable[[str], str], logs: Path,
-                     env_overrides: dict[str, str] | None = None) -> Iterator[Platform]:
+                     env_overrides: dict[str, str] | None = None, replication_factor: int = 1) -> Iterator[Platform]:
     """Create topics and databases, migrate, start the Client API and the three runconsumers; stop all after."""
     prefix = f"p{uuid.uuid4().hex[:8]}."
     env = dict(os.environ) | ZERO_TIMINGS | {
@@ -107,7 +107,7 @@ def running_platform(bootstrap: str, database_factory: Callable[[str], str], log
     for service, url in db_urls.items():
         env[DATABASE_URL_ENV[service]] = url
     try:
-        stack.manage("client", "createtopics", env=env)
+        stack.manage("client", "createtopics", f"--replication-factor={replication_factor}", env=env)
         for service in SERVICES:
             stack.manage(service, "migrate", "--noinput", env=env)
     except subprocess.CalledProcessError as exc:
