@@ -18,7 +18,6 @@ import sys
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO, Mapping
 
 from common import config as palmetto_config

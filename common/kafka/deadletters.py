@@ -23,10 +23,9 @@ from datetime import datetime, timezone
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
-# Raised from here too (UnknownTopic by watermarks()); importable from here by callers.
-from common.kafka.inspect import BrokerUnavailable, UnknownTopic  # noqa: F401
 from common.kafka.producer import Producer
-from common.kafka.readonly import readonly_consumer, watermarks
+# BrokerUnavailable and UnknownTopic are raised from here too; importable from here by callers.
+from common.kafka.readonly import BrokerUnavailable, RangeReader, UnknownTopic, readonly_consumer, watermarks  # noqa: F401
 
 DLT_HEADER_PREFIX = "dlt."
 Position = tuple[int, int]  # (partition, offset)
@@ -125,20 +124,11 @@ def list_dead_letters(
         total = sum(high - low for low, high in ranges.values())
         # Each partition's oldest messages come first, so the oldest ``limit`` overall are among
         # the first ``limit`` of every partition.
-        stop_at = {p: high if limit is None else min(high, low + limit) for p, (low, high) in ranges.items()}
-        pending = {p: end for p, end in stop_at.items() if end > ranges[p][0]}
-        consumer.assign([TopicPartition(topic, p, ranges[p][0]) for p in pending])
-        letters: list[DeadLetter] = []
-        deadline = time.monotonic() + budget
-        while pending and time.monotonic() < deadline:
-            for m in consumer.consume(500, timeout=0.5):
-                if m.error() is not None or m.partition() not in pending or m.offset() >= pending[m.partition()]:
-                    continue
-                letters.append(_letter(m))
-                if m.offset() + 1 >= pending[m.partition()]:
-                    del pending[m.partition()]
+        wanted = {p: (low, high if limit is None else min(high, low + limit)) for p, (low, high) in ranges.items()}
+        reader = RangeReader(consumer, topic, wanted, budget=budget)
+        letters = [_letter(m) for m in reader]
     letters.sort(key=lambda d: (d.timestamp_ms or 0, d.partition, d.offset))
-    return DeadLetterPage(topic, total, letters[:limit] if limit is not None else letters, complete=not pending)
+    return DeadLetterPage(topic, total, letters[:limit] if limit is not None else letters, complete=reader.complete)
 
 
 def fetch_dead_letters(

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from confluent_kafka import KafkaException, TopicPartition
 
-from common.kafka.inspect import BrokerUnavailable
-from common.kafka.readonly import readonly_consumer, reason, watermarks
+
+from common.kafka.readonly import BrokerUnavailable, readonly_consumer, reason, watermarks
 
 
 @dataclass(frozen=True)

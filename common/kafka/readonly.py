@@ -1,19 +1,28 @@
-"""Read-only Kafka access for operator tools: a consumer that joins no group, commits nothing and fails fast.
+"""Read-only Kafka access for operator tools and the API: joins no group, commits nothing, fails fast.
 
-Broker trouble surfaces as :class:`~common.kafka.inspect.BrokerUnavailable`
-after at most the caller's ``timeout`` per request, never as librdkafka's
-endless retrying, so a command can say "unreachable" within seconds.
+Broker trouble surfaces as :class:`BrokerUnavailable` after at most the
+caller's ``timeout`` per request, never as librdkafka's endless retrying, so a
+command or an endpoint can say "unreachable" within seconds.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from contextlib import contextmanager
 from typing import Iterator
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from common.kafka.inspect import BrokerUnavailable, UnknownTopic
+Ranges = dict[int, tuple[int, int]]  # partition -> (first offset, offset after the last)
+
+
+class BrokerUnavailable(Exception):
+    """Kafka did not answer within the time allowed."""
+
+
+class UnknownTopic(Exception):
+    """The broker has no such topic."""
 
 
 @contextmanager
@@ -42,7 +51,7 @@ def readonly_consumer(bootstrap_servers: str, *, timeout: float, group: str | No
         consumer.close()
 
 
-def watermarks(consumer: Consumer, topic: str, *, timeout: float) -> dict[int, tuple[int, int]]:
+def watermarks(consumer: Consumer, topic: str, *, timeout: float) -> Ranges:
     """``{partition: (low, high)}`` of ``topic``: it holds offsets ``low`` to ``high - 1``.
 
     Raises :class:`BrokerUnavailable` and :class:`UnknownTopic`.
@@ -54,13 +63,40 @@ def watermarks(consumer: Consumer, topic: str, *, timeout: float) -> dict[int, t
     meta = metadata.topics.get(topic)
     if meta is None or (meta.error is not None and meta.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART):
         raise UnknownTopic(topic)
-    ranges: dict[int, tuple[int, int]] = {}
+    ranges: Ranges = {}
     for partition in sorted(meta.partitions):
         try:
             ranges[partition] = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
         except KafkaException as exc:
             raise BrokerUnavailable(reason(exc)) from exc
     return ranges
+
+
+class RangeReader:
+    """Iterates the messages of ``topic`` from ``low`` up to (not including) ``end`` in each partition.
+
+    Partitions interleave; within one, offsets ascend. Iteration stops when
+    every range is read or after ``budget`` seconds, whichever comes first;
+    afterwards :attr:`complete` says which.
+    """
+
+    def __init__(self, consumer: Consumer, topic: str, ranges: Ranges, *, budget: float) -> None:
+        self.consumer, self.topic, self.budget = consumer, topic, budget
+        self.ranges = ranges
+        self.complete = False
+
+    def __iter__(self) -> Iterator[Message]:
+        pending = {p: end for p, (low, end) in self.ranges.items() if end > low}
+        self.consumer.assign([TopicPartition(self.topic, p, self.ranges[p][0]) for p in pending])
+        deadline = time.monotonic() + self.budget
+        while pending and time.monotonic() < deadline:
+            for m in self.consumer.consume(500, timeout=0.5):
+                if m.error() is not None or m.partition() not in pending or m.offset() >= pending[m.partition()]:
+                    continue
+                if m.offset() + 1 >= pending[m.partition()]:
+                    del pending[m.partition()]
+                yield m
+        self.complete = not pending
 
 
 def reason(exc: KafkaException) -> str:

@@ -19,11 +19,10 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
-from common.kafka.inspect import BrokerUnavailable, UnknownTopic
 from common.kafka.lag import GroupLag, group_lag
-from common.service import current_service
+from common.management.kafka import add_timeout_argument, bootstrap_servers, kafka_errors, this_service
 from common.topics import consumer_group
 
 
@@ -32,25 +31,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--json", action="store_true", help="Print JSON instead of a table.")
-        parser.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS",
-                            help="How long to wait for Kafka to answer (default 5).")
+        add_timeout_argument(parser)
 
     def handle(self, *args, **options) -> None:
-        bootstrap = settings.PALMETTO_KAFKA_BOOTSTRAP_SERVERS
-        if not bootstrap:
-            raise CommandError("KAFKA_BOOTSTRAP_SERVERS is not set")
-        try:
-            service = current_service()
-        except RuntimeError as exc:
-            raise CommandError(str(exc)) from exc
+        bootstrap, service = bootstrap_servers(), this_service()
         prefix = settings.PALMETTO_TOPIC_PREFIX
         topics = [s.topic.full_name(prefix) for s in service.subscriptions]
-        try:
+        with kafka_errors(bootstrap):
             lag = group_lag(bootstrap, consumer_group(prefix, service.name), topics, timeout=options["timeout"])
-        except BrokerUnavailable as exc:
-            raise CommandError(f"Kafka at {bootstrap} is unreachable: {exc}") from exc
-        except UnknownTopic as exc:
-            raise CommandError(f"topic {exc} does not exist (run createtopics)") from exc
         self.stdout.write(as_json(service.name, lag) if options["json"] else as_table(service.name, lag))
 
 

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from common.kafka.admin import TopicMismatch, ensure_topics
+from common.management.kafka import bootstrap_servers
 
 
 class Command(BaseCommand):
@@ -21,9 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--replication-factor", type=int, default=1, help="For new topics (default 1).")
 
     def handle(self, *args, **options) -> None:
-        bootstrap = settings.PALMETTO_KAFKA_BOOTSTRAP_SERVERS
-        if not bootstrap:
-            raise CommandError("KAFKA_BOOTSTRAP_SERVERS is not set")
+        bootstrap = bootstrap_servers()
         try:
             states = ensure_topics(bootstrap, settings.PALMETTO_TOPIC_PREFIX, replication_factor=options["replication_factor"])
         except TopicMismatch as exc:

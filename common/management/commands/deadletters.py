@@ -24,15 +24,14 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from common.kafka.deadletters import (
-    BrokerUnavailable,
     NoSuchMessage,
     NotReplayable,
     ReplayFailed,
-    UnknownTopic,
     fetch_dead_letters,
     list_dead_letters,
     replay_dead_letters,
 )
+from common.management.kafka import add_timeout_argument, bootstrap_servers, kafka_errors
 from common.topics import DLT_SUFFIX, TOPICS, Topic
 
 ACTIONS = ("list", "show", "replay")
@@ -85,27 +84,21 @@ class Command(BaseCommand):
                             help="A topic (orders, orders.DLT, ...), then partition:offset in its dead-letter topic.")
         parser.add_argument("--topic", choices=[t.name for t in TOPICS], help="list: only this topic's dead letters.")
         parser.add_argument("--limit", type=int, help="list: at most this many per dead-letter topic (the oldest).")
-        parser.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS",
-                            help="How long to wait for Kafka to answer (default 5).")
+        add_timeout_argument(parser)
 
     def handle(self, *args, **options) -> None:
-        bootstrap = settings.PALMETTO_KAFKA_BOOTSTRAP_SERVERS
-        if not bootstrap:
-            raise CommandError("KAFKA_BOOTSTRAP_SERVERS is not set")
+        bootstrap = bootstrap_servers()
         action, target, timeout = options["action"], options["target"], options["timeout"]
         if action != "list" and (options["topic"] or options["limit"] is not None):
             raise CommandError("--topic and --limit go with list; show and replay take TOPIC POSITION")
         try:
-            if action == "list":
-                self.list_letters(bootstrap, target, options["topic"], options["limit"], timeout)
-            elif action == "show":
-                self.show_letter(bootstrap, target, timeout)
-            else:
-                self.replay_letters(bootstrap, target, timeout)
-        except BrokerUnavailable as exc:
-            raise CommandError(f"Kafka at {bootstrap} is unreachable: {exc}") from exc
-        except UnknownTopic as exc:
-            raise CommandError(f"topic {exc} does not exist (run createtopics)") from exc
+            with kafka_errors(bootstrap):
+                if action == "list":
+                    self.list_letters(bootstrap, target, options["topic"], options["limit"], timeout)
+                elif action == "show":
+                    self.show_letter(bootstrap, target, timeout)
+                else:
+                    self.replay_letters(bootstrap, target, timeout)
         except (NoSuchMessage, NotReplayable, ReplayFailed) as exc:
             raise CommandError(str(exc)) from exc
 

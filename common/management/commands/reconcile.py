@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from common.models import OutboxMessage
 from common.outbox import outbox_latest, outbox_republish_latest
-from common.service import current_service
+from common.management.kafka import this_service
 
 
 def describe(row: OutboxMessage) -> str:
@@ -55,10 +55,7 @@ class Command(BaseCommand):
             raise CommandError("--older-than must not be negative")
         if within <= older_than:
             raise CommandError("--within must be longer than --older-than")
-        try:
-            service = current_service()
-        except RuntimeError as exc:
-            raise CommandError(str(exc)) from exc
+        service = this_service()
         now = timezone.now()
         since, before = now - timedelta(seconds=within), now - timedelta(seconds=older_than)
         order_ids = service.stuck_orders(since, before)

@@ -29,7 +29,7 @@ from django.core.management.base import BaseCommand, CommandError
 from common.kafka.consumer import PartitionConsumer
 from common.kafka.producer import Producer
 from common.outbox import OutboxRelay
-from common.service import current_service
+from common.management.kafka import bootstrap_servers, this_service
 from common.topics import PARTITIONS
 from common.workers import Supervisor, TickLoop
 
@@ -60,11 +60,9 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=200, help="Messages per database transaction.")
 
     def handle(self, *args, **options) -> None:
-        bootstrap = settings.PALMETTO_KAFKA_BOOTSTRAP_SERVERS
-        if not bootstrap:
-            raise CommandError("KAFKA_BOOTSTRAP_SERVERS is not set")
+        bootstrap = bootstrap_servers()
         partitions = parse_partitions(options["partitions"])
-        service = current_service()
+        service = this_service()
         config = settings.PALMETTO_CONFIG
         prefix = settings.PALMETTO_TOPIC_PREFIX
 
