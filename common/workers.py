@@ -9,6 +9,8 @@ that dies is restarted here, after a back-off, rather than by Kafka.
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -22,6 +24,9 @@ from common.kafka.consumer import Backoff
 from common.service import Tick
 
 log = logging.getLogger("palmetto.workers")
+
+# Exit status after a second stop signal: not 0 (work in hand was abandoned), distinct from a crash.
+EXIT_FORCED = 1
 
 
 class Worker(Protocol):
@@ -142,3 +147,14 @@ class Supervisor:
 
     def stop(self) -> None:
         self.stop_event.set()
+
+    def on_signal(self, signum: int, _frame: object = None) -> None:
+        """SIGTERM/SIGINT handler: the first asks every worker to finish the work in hand and stop;
+        a second exits at once with :data:`EXIT_FORCED` -- safe, because whatever was not
+        committed is redelivered and the inboxes absorb it."""
+        name = signal.Signals(signum).name
+        if self.stop_event.is_set():
+            log.warning("second %s: exiting now", name)
+            os._exit(EXIT_FORCED)
+        log.info("%s: finishing the work in hand, then stopping", name)
+        self.stop()

@@ -19,7 +19,6 @@ is harmless). Exit status 3 means it stopped because it cannot make progress
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import sys
 
@@ -88,16 +87,8 @@ class Command(BaseCommand):
         if service.ticks:
             workers.append(TickLoop(service.ticks))
         supervisor = Supervisor(workers)
-
-        def on_signal(signum: int, _frame) -> None:
-            if supervisor.stop_event.is_set():
-                log.warning("second %s: exiting now", signal.Signals(signum).name)
-                os._exit(1)
-            log.info("%s: finishing the work in hand, then stopping", signal.Signals(signum).name)
-            supervisor.stop()
-
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, supervisor.on_signal)
+        signal.signal(signal.SIGINT, supervisor.on_signal)
         log.info("%s: consuming partitions %s of %s", service.name, partitions, [s.topic.full_name(prefix) for s in service.subscriptions])
         supervisor.run()
         if supervisor.fatal:
