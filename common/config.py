@@ -83,6 +83,10 @@ class Config:
     serve_static: bool
     # How long a producer keeps retrying one message before reporting failure.
     kafka_message_timeout_ms: int
+    # PostgreSQL lock_timeout of every connection: a statement waiting longer for a row lock fails
+    # (a transient error: the request answers 503, a consumer rolls back and retries with back-off)
+    # instead of hanging a worker behind a stuck transaction. 0 = wait forever.
+    db_lock_timeout_ms: int
     # Fault injection, for the test suite only: a consumer process exits abruptly (status 86) after
     # this many batches were committed to the database but before their offsets were. 0 = never.
     crash_before_offset_commit: int
@@ -104,8 +108,8 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
-def _count(env: Mapping[str, str], name: str) -> int:
-    raw = env.get(name) or "0"
+def _count(env: Mapping[str, str], name: str, default: int = 0) -> int:
+    raw = env.get(name) or str(default)
     if not raw.isdigit():
         raise ConfigError(f"{name}={raw!r} is not a whole number")
     return int(raw)
@@ -151,6 +155,7 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         log_level=env.get("PALMETTO_LOG_LEVEL", "INFO").upper(),
         serve_static=_bool(env, "PALMETTO_SERVE_STATIC", False),
         kafka_message_timeout_ms=int(timeout_raw),
+        db_lock_timeout_ms=_count(env, "PALMETTO_DB_LOCK_TIMEOUT_MS", 5000),
         web_ports=MappingProxyType(
             {s: _port(env, f"PALMETTO_{s.upper()}_PORT", 8000 + i) for i, s in enumerate(SERVICES)}
         ),

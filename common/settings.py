@@ -112,8 +112,12 @@ def database(service: str) -> dict:
     return parse_database_url(url)
 
 
-def parse_database_url(url: str) -> dict:
-    """``postgresql://user:password@host:port/name?sslmode=...`` as a Django ``DATABASES`` entry."""
+def parse_database_url(url: str, *, lock_timeout_ms: int = CONFIG.db_lock_timeout_ms) -> dict:
+    """``postgresql://user:password@host:port/name?sslmode=...`` as a Django ``DATABASES`` entry.
+
+    Query parameters become connection options; every connection also gets
+    ``lock_timeout`` (``PALMETTO_DB_LOCK_TIMEOUT_MS``) unless the URL sets ``options`` itself.
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("postgres", "postgresql"):
         raise _config.ConfigError(f"unsupported database URL scheme {parts.scheme!r}; use postgresql://")
@@ -127,7 +131,7 @@ def parse_database_url(url: str) -> dict:
         "PASSWORD": unquote(parts.password or ""),
         "HOST": parts.hostname or "",
         "PORT": str(parts.port or ""),
-        "OPTIONS": {k: v[-1] for k, v in parse_qs(parts.query).items()},
+        "OPTIONS": {"options": f"-c lock_timeout={lock_timeout_ms}"} | {k: v[-1] for k, v in parse_qs(parts.query).items()},
         # Keep connections across requests and batches; consumers still call close_old_connections.
         "CONN_MAX_AGE": 60,
         "CONN_HEALTH_CHECKS": True,

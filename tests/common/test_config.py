@@ -40,6 +40,7 @@ def test_values_come_from_the_environment():
         {"PALMETTO_COURIER_TRAVEL_SECONDS": "-1"},
         {"DJANGO_DEBUG": "maybe"},
         {"PALMETTO_DELIVERY_FEE": "cheap"},
+        {"PALMETTO_DB_LOCK_TIMEOUT_MS": "5s"},
     ],
 )
 def test_bad_values_are_refused_with_the_variable_named(env):
@@ -48,8 +49,11 @@ def test_bad_values_are_refused_with_the_variable_named(env):
 
 
 def test_database_url_parsing():
-    db = parse_database_url("postgresql://pal%40m:s3cret@db.example:6543/orders?sslmode=require")
+    assert load({}).db_lock_timeout_ms == 5000
+    db = parse_database_url("postgresql://pal%40m:s3cret@db.example:6543/orders?sslmode=require", lock_timeout_ms=5000)
     assert (db["USER"], db["PASSWORD"], db["HOST"], db["PORT"], db["NAME"]) == ("pal@m", "s3cret", "db.example", "6543", "orders")
-    assert db["OPTIONS"] == {"sslmode": "require"}
+    assert db["OPTIONS"] == {"sslmode": "require", "options": "-c lock_timeout=5000"}
+    assert parse_database_url("postgresql://h/o", lock_timeout_ms=250)["OPTIONS"] == {"options": "-c lock_timeout=250"}
+    assert parse_database_url("postgresql://h/o?options=-c%20search_path%3Dx")["OPTIONS"] == {"options": "-c search_path=x"}
     with pytest.raises(ConfigError):
         parse_database_url("mysql://x/y")

@@ -8,12 +8,9 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import time
 import uuid
-from contextlib import contextmanager
 from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -28,8 +25,6 @@ from client_app.orders.models import OutboxMessage as ClientOutbox
 from client_app.orders.service import SERVICE as CLIENT
 from common.events import CancellationRequested, Envelope, decode, encode
 from common.infra.ports import free_port
-from common.kafka.consumer import Backoff, PartitionConsumer
-from common.kafka.producer import Producer
 from common.lifecycle import Status
 from common.outbox import OutboxRelay, outbox_add, outbox_add_status
 from common.topics import NOTIFICATIONS, ORDERS, consumer_group
@@ -41,6 +36,7 @@ from palmetto_app.kitchen.models import OutboxMessage as KitchenOutbox
 from palmetto_app.kitchen.models import Ticket
 from palmetto_app.kitchen.service import SERVICE as PALMETTO
 from tests.factories import order_placed, status_changed
+from tests.integration.workers import consumer_for, create_order, producer, running
 from tests.kafka_tools import committed_offsets, produce_raw, read_all, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -59,46 +55,12 @@ def run(*args: str) -> str:
     return out.getvalue()
 
 
-@contextmanager
-def running(worker):
-    stop = threading.Event()
-    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(30)
-        assert not thread.is_alive(), "worker did not stop within 30s"
-
-
-def consumer_for(service, partition: int, bootstrap: str, prefix: str) -> PartitionConsumer:
-    return PartitionConsumer(
-        service=service.name,
-        subscriptions=service.subscriptions,
-        inbox=service.inbox,
-        partition=partition,
-        bootstrap_servers=bootstrap,
-        topic_prefix=prefix,
-        dead_letters=Producer(bootstrap, client_id="tests-dlt", message_timeout_ms=10_000),
-        backoff=Backoff(first=0.05, cap=0.2),
-    )
-
-
 def manage(bootstrap: str, prefix: str, *args: str) -> subprocess.CompletedProcess[str]:
     """``manage.py *args`` as a separate process pointed at this test's broker and topics."""
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "PALMETTO_TOPIC_PREFIX": prefix}
     env.pop("DJANGO_SETTINGS_MODULE", None)
     return subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=60)
-
-
-def create_order(order_id: uuid.UUID, correlation_id: str, **fields) -> Order:
-    return Order.objects.create(
-        id=order_id, correlation_id=correlation_id, customer_name="Ada", customer_phone="+1 555 0100",
-        street="12 Harbour Road", city="Charleston", postal_code="29401", currency="EUR",
-        total_amount=Decimal("17.00"), delivery_fee=Decimal("3.50"), grand_total=Decimal("20.50"), **fields,
-    )
 
 
 # --------------------------------------------------------------------------- deadletters
@@ -340,7 +302,7 @@ def test_reconcile_requeues_the_latest_event_of_quiet_orders_and_the_relay_sends
     assert "re-queued the latest event of 1 order: OrderStatusChanged READY_FOR_DELIVERY x1\n" in out
     assert _unsent(KitchenOutbox) == {latest.event_id, waiting}  # the stuck order's newest row only
 
-    relay = OutboxRelay(KitchenOutbox, Producer(kafka_bootstrap, client_id="tests-relay"), topic_prefix=kafka_topics)
+    relay = OutboxRelay(KitchenOutbox, producer(kafka_bootstrap, "tests-relay"), topic_prefix=kafka_topics)
     assert relay.publish_batch() == 2
     published = {decode(r.value, list(r.headers.items())).event_id: r
                  for r in read_all(kafka_bootstrap, NOTIFICATIONS.full_name(kafka_topics))}

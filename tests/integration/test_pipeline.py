@@ -4,56 +4,28 @@ from __future__ import annotations
 
 import json
 import threading
-from contextlib import contextmanager
+import uuid
 
+import psycopg
 import pytest
 from django.core.management import call_command
-from django.db import OperationalError, transaction
+from django.db import OperationalError, connections, transaction
 
 from client_app.orders.service import SERVICE as CLIENT
 from common.events import OrderPlaced, decode, encode
-from common.kafka.consumer import Backoff, PartitionConsumer, Subscription
-from common.kafka.producer import Producer
+from common.kafka.consumer import Subscription
+from common.lifecycle import Status
 from common.outbox import OutboxRelay, outbox_add
 from common.topics import NOTIFICATIONS, ORDERS, consumer_group
 from palmetto_app.kitchen.models import InboxEvent as KitchenInbox
 from palmetto_app.kitchen.models import OutboxMessage as KitchenOutbox
 from palmetto_app.kitchen.models import Ticket
 from palmetto_app.kitchen.service import SERVICE as PALMETTO
-from tests.factories import order_placed
+from tests.factories import order_placed, status_changed
+from tests.integration.workers import consumer_for, create_order, producer, running
 from tests.kafka_tools import committed_offsets, end_offsets, produce_raw, read_all, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-def producer(bootstrap: str) -> Producer:
-    return Producer(bootstrap, client_id="tests", message_timeout_ms=10_000)
-
-
-@contextmanager
-def running(worker):
-    stop = threading.Event()
-    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(30)
-        assert not thread.is_alive(), "worker did not stop within 30s"
-
-
-def consumer_for(service, partition: int, bootstrap: str, prefix: str, subscriptions=None) -> PartitionConsumer:
-    return PartitionConsumer(
-        service=service.name,
-        subscriptions=subscriptions or service.subscriptions,
-        inbox=service.inbox,
-        partition=partition,
-        bootstrap_servers=bootstrap,
-        topic_prefix=prefix,
-        dead_letters=producer(bootstrap),
-        backoff=Backoff(first=0.05, cap=0.2),
-    )
 
 
 def test_createtopics_creates_three_partitions_each_and_is_idempotent(kafka_bootstrap, topic_prefix, settings, capsys):
@@ -141,7 +113,16 @@ def test_poison_goes_to_the_dead_letter_topic_and_the_partition_keeps_flowing(ka
     assert dead[1].headers["dlt.offset"] == b"2" and b"unknown event" in dead[1].headers["dlt.error"]
 
 
-def test_transient_failures_are_retried_in_place_and_nothing_is_committed_meanwhile(kafka_bootstrap, kafka_topics):
+TRANSIENT = {
+    "database restarting": psycopg.errors.AdminShutdown,
+    "lock timeout": psycopg.errors.LockNotAvailable,
+    "serialization failure": psycopg.errors.SerializationFailure,
+    "deadlock": psycopg.errors.DeadlockDetected,
+}
+
+
+@pytest.mark.parametrize("kind", TRANSIENT)
+def test_transient_failures_are_retried_in_place_and_nothing_is_committed_meanwhile(kafka_bootstrap, kafka_topics, kind):
     orders = ORDERS.full_name(kafka_topics)
     envelope = order_placed()
     key, value, headers = encode(envelope)
@@ -156,7 +137,8 @@ def test_transient_failures_are_retried_in_place_and_nothing_is_committed_meanwh
             failures["left"] -= 1
             if failures["left"] == 0:
                 release.wait(10)  # hold the last failure until the test has looked at the offsets
-            raise OperationalError("database is restarting")
+            # As Django raises it: its OperationalError, caused by the driver's error.
+            raise OperationalError(kind) from TRANSIENT[kind](kind)
         real.handlers[OrderPlaced](env)
 
     subscription = Subscription(ORDERS, {OrderPlaced: flaky})
@@ -191,3 +173,30 @@ def test_courier_ignores_everything_but_ready_for_delivery(kafka_bootstrap, kafk
                  what="all five notifications consumed")
     assert Delivery.objects.filter(order_id=oid).count() == 1
     assert list(CourierInbox.objects.values_list("event_type", flat=True)) == ["OrderStatusChanged"]
+
+
+def test_a_row_locked_past_the_lock_timeout_is_retried_until_the_lock_is_gone(kafka_bootstrap, kafka_topics, caplog,
+                                                                                monkeypatch):
+    """A real PostgreSQL lock timeout: another transaction holds the order's row; the consumer's update fails
+    after lock_timeout, rolls back, backs off and tries again -- nothing applied or committed until it can."""
+    from client_app.orders.models import Order
+
+    order_id, correlation_id = uuid.uuid4(), "locked-order"
+    create_order(order_id, correlation_id)
+    key, value, headers = encode(status_changed(order_id, correlation_id, Status.ACCEPTED, 1))
+    notifications = NOTIFICATIONS.full_name(kafka_topics)
+    produce_raw(kafka_bootstrap, notifications, value, key=key, headers=headers, partition=1)
+    # The consumer thread opens its own connection from these settings: a short lock_timeout keeps the test quick.
+    monkeypatch.setitem(connections.settings["default"]["OPTIONS"], "options", "-c lock_timeout=300")
+    params = connections["default"].get_connection_params()
+    group = consumer_group(kafka_topics, "client")
+    with psycopg.connect(**{k: v for k, v in params.items() if k != "options"}) as holder:
+        holder.execute("SELECT 1 FROM orders_order WHERE id = %s FOR UPDATE", [order_id])
+        with running(consumer_for(CLIENT, 1, kafka_bootstrap, kafka_topics)):
+            wait_for(lambda: caplog.text.count("lock timeout") >= 2, what="two attempts failing on the lock timeout")
+            assert committed_offsets(kafka_bootstrap, group, notifications)[1] < 0
+            assert Order.objects.get(id=order_id).status == Status.PLACED
+            holder.rollback()  # the stuck transaction ends
+            wait_for(lambda: committed_offsets(kafka_bootstrap, group, notifications)[1] == 1, what="commit after success")
+    assert Order.objects.get(id=order_id).status == Status.ACCEPTED
+    assert read_all(kafka_bootstrap, NOTIFICATIONS.dlt_name(kafka_topics), timeout=2) == []
