@@ -19,8 +19,14 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 class ReadOnlyInline(admin.TabularInline):
+    """Rows shown under their parent, every field displayed as text (auto fields such as
+    ``auto_now_add`` timestamps included, which a form could not show)."""
+
     extra = 0
     can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields or [f.name for f in self.model._meta.fields]
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False

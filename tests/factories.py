@@ -43,3 +43,18 @@ def status_changed(
         correlation_id=correlation_id,
         source=source,
     )
+
+
+def place_order(*lines: tuple[str, int]):
+    """A Client App order placed through its service (items, PLACED history entry, queued OrderPlaced)."""
+    from django.contrib.auth.models import User
+
+    from client_app.orders import services
+
+    return services.order_place(
+        customer_account=User.objects.create_user(f"customer-{uuid.uuid4().hex[:8]}"),
+        correlation_id=str(uuid.uuid4()),
+        customer=events.Customer("Ada", "+1 555 0100"),
+        address=events.DeliveryAddress("12 Harbour Road", "Charleston", "29401"),
+        lines=[services.LineRequest(item_id, quantity) for item_id, quantity in (lines or (("margherita-30", 1),))],
+    ).order

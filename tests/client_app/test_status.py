@@ -5,27 +5,15 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from django.contrib.auth.models import User
 
 from client_app.orders import services
 from client_app.orders.models import Order
-from common import events
 from common.errors import InvalidEvent
 from common.lifecycle import Status
-from tests.factories import status_changed
+from tests.factories import place_order, status_changed
 
 pytestmark = pytest.mark.django_db
 S = Status
-
-
-def place_order() -> Order:
-    return services.order_place(
-        customer_account=User.objects.create_user(f"customer-{uuid.uuid4().hex[:8]}"),
-        correlation_id=str(uuid.uuid4()),
-        customer=events.Customer("Ada", "+1 555 0100"),
-        address=events.DeliveryAddress("12 Harbour Road", "Charleston", "29401"),
-        lines=[services.LineRequest("margherita-30", 1)],
-    ).order
 
 
 @pytest.fixture
