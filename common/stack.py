@@ -11,6 +11,7 @@ used by the end-to-end tests, so the tests run the platform the way users do.
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -152,6 +153,19 @@ def _prepare_databases(env: dict[str, str], config: palmetto_config.Config) -> N
                 raise
 
 
+# What an operator's own ``manage.py`` needs to reach the stack's broker and databases.
+OPERATOR_ENV = ("KAFKA_BOOTSTRAP_SERVERS", "PALMETTO_TOPIC_PREFIX", *DATABASE_URL_ENV.values())
+ENV_FILE = BASE_DIR / "var" / "stack" / "env"
+
+
+def _write_env_file(stack: ExitStack, env: Mapping[str, str]) -> None:
+    """``var/stack/env`` for ``source``: the broker may get new ports each run, so it is written per run
+    and removed when the stack stops."""
+    ENV_FILE.parent.mkdir(parents=True, exist_ok=True)
+    ENV_FILE.write_text("".join(f"export {name}={shlex.quote(env[name])}\n" for name in OPERATOR_ENV if env.get(name)))
+    stack.callback(ENV_FILE.unlink, missing_ok=True)
+
+
 def main() -> int:
     config = palmetto_config.load()
     busy = [p for p in config.web_ports.values() if not port_is_free(p)]
@@ -169,6 +183,7 @@ def main() -> int:
         try:
             _provision(stack, env, config)
             _prepare_databases(env, config)
+            _write_env_file(stack, env)
         except subprocess.CalledProcessError as exc:
             print(f"Setup failed: {' '.join(exc.cmd)}\n{exc.stdout}{exc.stderr}", file=sys.stderr)
             return 1
@@ -193,6 +208,8 @@ def main() -> int:
             + "".join(f"  {s.title()} admin {' ' * (10 - len(s))}http://127.0.0.1:{config.web_ports[s]}/admin/\n" for s in SERVICES)
             + f"  Admin login        {config.admin_username} / {config.admin_password}\n"
             f"  Kafka              {env['KAFKA_BOOTSTRAP_SERVERS']}\n"
+            f"  Operator commands  source {ENV_FILE.relative_to(BASE_DIR)}, then "
+            ".venv/bin/python manage.py consumerlag --settings=client_app.settings\n"
             "Press Ctrl-C to stop everything.\n",
             flush=True,
         )
