@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.db import OperationalError, connections, transaction
 
 from client_app.orders.service import SERVICE as CLIENT
+from common.errors import ConsumerHalted
 from common.events import OrderPlaced, decode, encode
 from common.kafka.consumer import Subscription
 from common.lifecycle import Status
@@ -200,3 +201,27 @@ def test_a_row_locked_past_the_lock_timeout_is_retried_until_the_lock_is_gone(ka
             wait_for(lambda: committed_offsets(kafka_bootstrap, group, notifications)[1] == 1, what="commit after success")
     assert Order.objects.get(id=order_id).status == Status.ACCEPTED
     assert read_all(kafka_bootstrap, NOTIFICATIONS.dlt_name(kafka_topics), timeout=2) == []
+
+
+def test_a_flood_of_invalid_messages_halts_the_consumer_instead_of_dead_lettering_it(kafka_bootstrap, kafka_topics):
+    """Most recent messages invalid means a bug or a bad deploy upstream: stop and keep them for after the fix."""
+    orders = ORDERS.full_name(kafka_topics)
+    for i in range(12):
+        produce_raw(kafka_bootstrap, orders, b"garbage from a broken producer", key=f"k{i}".encode(), partition=0)
+    outcome: dict[str, Exception] = {}
+    stop = threading.Event()
+
+    def consume() -> None:
+        try:
+            consumer_for(PALMETTO, 0, kafka_bootstrap, kafka_topics).run(stop)
+        except ConsumerHalted as exc:
+            outcome["halted"] = exc
+
+    thread = threading.Thread(target=consume, daemon=True)
+    thread.start()
+    thread.join(60)
+    stop.set()
+    assert "halted" in outcome, "the consumer did not halt"
+    assert "12 of the last 12 messages were invalid" in str(outcome["halted"])
+    assert committed_offsets(kafka_bootstrap, consumer_group(kafka_topics, "palmetto"), orders)[0] < 0
+    assert read_all(kafka_bootstrap, ORDERS.dlt_name(kafka_topics), timeout=2) == []
