@@ -1,0 +1,57 @@
+"""The README's topic table and configuration table say what the code does."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from common import config
+from common.events import REGISTRY
+from common.topics import DLT_SUFFIX, TOPICS
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def table_rows(heading: str) -> dict[str, list[str]]:
+    """The first table under ``heading``: first cell -> the other cells."""
+    section = README.split(heading, 1)[1]
+    rows: dict[str, list[str]] = {}
+    for line in section.splitlines():
+        if not line.startswith("|"):
+            if rows:
+                break
+            continue
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if not set(cells[0]) <= set("-: "):
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def names(cell: str) -> set[str]:
+    return {part.strip() for part in cell.split(",")}
+
+
+def test_topic_table_lists_every_topic_with_its_producers_consumers_partitions_and_events():
+    rows = {name.strip("`"): cells for name, cells in table_rows("### Topics").items()}
+    assert set(rows) == {"topic", *(t.name for t in TOPICS), *(t.name + DLT_SUFFIX for t in TOPICS)}
+    for topic in TOPICS:
+        produced_by, consumed_by, key, partitions, carries = rows[topic.name]
+        assert names(produced_by) == set(topic.producers), topic.name
+        assert names(consumed_by) == set(topic.consumers), topic.name
+        assert key == "correlation ID" and int(partitions) == topic.partitions
+        carried = {f"`{cls.event_type}` v{cls.version}" for cls in REGISTRY.values() if cls.topic == topic}
+        assert all(event in carries for event in carried), f"{topic.name}: {carried} not all in {carries!r}"
+        dlt_producers, dlt_consumers, _, dlt_partitions, _ = rows[topic.name + DLT_SUFFIX]
+        assert names(dlt_producers) == set(topic.consumers) and dlt_consumers == "operators"
+        assert int(dlt_partitions) == topic.partitions
+
+
+def test_configuration_table_names_every_environment_variable():
+    source = (ROOT / "common" / "config.py").read_text()
+    variables = set(re.findall(r'"((?:PALMETTO|DJANGO|KAFKA)_[A-Z_]+)"', source))
+    variables |= set(config.DATABASE_URL_ENV.values())
+    variables |= {f"PALMETTO_{service.upper()}_PORT" for service in config.SERVICES}
+    first_cells = " ".join(table_rows("## Running one service on its own"))
+    documented = set(re.findall(r"`([A-Z][A-Z_]+)`", first_cells))
+    assert variables - documented == set()
