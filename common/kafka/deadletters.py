@@ -24,8 +24,7 @@ from datetime import datetime, timezone
 from confluent_kafka import Consumer, Message, TopicPartition
 
 from common.kafka.producer import Producer
-# BrokerUnavailable and UnknownTopic are raised from here too; importable from here by callers.
-from common.kafka.readonly import BrokerUnavailable, RangeReader, UnknownTopic, readonly_consumer, watermarks  # noqa: F401
+from common.kafka.readonly import BrokerUnavailable, RangeReader, readonly_consumer, watermarks
 
 DLT_HEADER_PREFIX = "dlt."
 Position = tuple[int, int]  # (partition, offset)

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from confluent_kafka import KafkaException, TopicPartition
 
-
 from common.kafka.readonly import BrokerUnavailable, readonly_consumer, reason, watermarks
 
 
