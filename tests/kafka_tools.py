@@ -77,6 +77,17 @@ def committed_offsets(bootstrap: str, group: str, topic: str, partitions: int = 
         consumer.close()
 
 
+def consumed_to_end(bootstrap: str, group: str, topic: str, partitions: int = 3) -> bool:
+    """True when ``group`` has committed every partition of ``topic`` up to its end offset.
+
+    A partition that never held a message needs no commit: the group's
+    consumers start at the beginning there, which is its end.
+    """
+    ends = end_offsets(bootstrap, topic, partitions)
+    committed = committed_offsets(bootstrap, group, topic, partitions)
+    return all(committed[p] >= end or end == 0 for p, end in ends.items())
+
+
 def wait_for(condition, timeout: float = 30, interval: float = 0.1, what: str = "condition"):
     """Poll ``condition`` until it returns something truthy; fail with ``what`` on timeout."""
     deadline = time.monotonic() + timeout

@@ -43,6 +43,12 @@ log = logging.getLogger("palmetto.consumer")
 
 Handler = Callable[[Envelope], None]
 
+REQUEST_TIMEOUT_MS = 10_000
+
+
+class CommitStuck(RuntimeError):
+    """Offsets could not be committed despite retries; the consumer's client is replaced (see ``_commit``)."""
+
 
 def _always(_: Envelope) -> bool:
     return True
@@ -123,6 +129,7 @@ class PartitionConsumer:
         backoff: Backoff = Backoff(),
         guard: FailureGuard | None = None,
         crash_before_offset_commit: int = 0,
+        commit_attempts: int = 3,
     ) -> None:
         self.service = service
         self.partition = partition
@@ -133,6 +140,7 @@ class PartitionConsumer:
         self.backoff = backoff
         self.guard = guard or FailureGuard()
         self.crash_before_offset_commit = crash_before_offset_commit
+        self.commit_attempts = commit_attempts
         self.by_topic = {s.topic.full_name(topic_prefix): s for s in subscriptions}
         self.group_id = consumer_group(topic_prefix, service)
         self.config = base(bootstrap_servers, f"{service}-p{partition}") | {
@@ -141,6 +149,9 @@ class PartitionConsumer:
             "enable.auto.offset.store": False,
             "auto.offset.reset": "earliest",
             "fetch.wait.max.ms": 100,
+            # A request (an offset commit above all) the broker does not answer fails after this,
+            # instead of librdkafka's 60 s, so a stuck commit is noticed and retried soon.
+            "socket.timeout.ms": REQUEST_TIMEOUT_MS,
         }
         self.name = f"{service}-consumer-p{partition}"
 
@@ -301,7 +312,16 @@ class PartitionConsumer:
             log.error("%s: dead-lettered %s: %s", self.name, _where(letter.message), letter.error)
 
     def _commit(self, consumer: Consumer, batch: list[Message], stop: threading.Event) -> None:
-        """Commit the offset after the last message of each topic in the batch, synchronously."""
+        """Commit the offset after the last message of each topic in the batch, synchronously.
+
+        A failed commit is retried with back-off. After ``commit_attempts``
+        failures :class:`CommitStuck` ends :meth:`run`, so the supervisor starts
+        the consumer again with a fresh client: after a broker restart
+        librdkafka can keep an offset commit queued for a coordinator
+        connection that never comes back, while a new client finds the
+        coordinator at once. The batch is in the database already; the
+        restarted consumer reads it again and its inbox skips it.
+        """
         next_offsets: dict[str, int] = {}
         for m in batch:
             next_offsets[m.topic()] = max(next_offsets.get(m.topic(), 0), m.offset() + 1)
@@ -311,8 +331,11 @@ class PartitionConsumer:
             try:
                 consumer.commit(offsets=offsets, asynchronous=False)
                 return
-            except Exception as exc:
+            except KafkaException as exc:
                 attempt += 1
+                if attempt >= self.commit_attempts:
+                    raise CommitStuck(f"{self.name}: offset commit failed {attempt} times in a row ({exc}); "
+                                      "restarting the consumer with a fresh connection") from exc
                 log.warning("%s: offset commit failed (%s); retrying", self.name, exc)
                 # Giving up on stop is safe: the inbox absorbs the redelivery.
                 if stop.wait(self.backoff.delay(attempt)):

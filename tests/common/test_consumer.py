@@ -1,11 +1,17 @@
-"""The consumer loop's pieces that need no broker: the poison-flood guard and the subscription filter."""
+"""The consumer loop's pieces that need no broker: the poison-flood guard, the subscription filter and
+the offset-commit retry policy (against a stand-in client)."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 
+import pytest
+from confluent_kafka import KafkaError, KafkaException
+
+from client_app.orders.service import SERVICE as CLIENT
 from common.events import OrderStatusChanged
-from common.kafka.consumer import FailureGuard, Subscription
+from common.kafka.consumer import Backoff, CommitStuck, FailureGuard, PartitionConsumer, Subscription
 from common.lifecycle import Status
 from common.topics import NOTIFICATIONS
 from tests.factories import status_changed
@@ -45,3 +51,49 @@ def test_a_subscription_hands_over_only_what_it_wants():
     oid = uuid.uuid4()
     assert subscription.handler_for(status_changed(oid, "c", Status.READY_FOR_DELIVERY, 3)) is handler
     assert subscription.handler_for(status_changed(oid, "c", Status.ACCEPTED, 1)) is None
+
+
+class _Message:
+    def __init__(self, topic: str, offset: int) -> None:
+        self._topic, self._offset = topic, offset
+
+    def topic(self) -> str:
+        return self._topic
+
+    def offset(self) -> int:
+        return self._offset
+
+
+class _FlakyCommits:
+    """Stands in for a librdkafka consumer whose offset commits time out ``failures`` times."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures, self.committed = failures, []
+
+    def commit(self, *, offsets, asynchronous):
+        assert asynchronous is False
+        if self.failures:
+            self.failures -= 1
+            raise KafkaException(KafkaError(KafkaError.REQUEST_TIMED_OUT))
+        self.committed.append([(tp.topic, tp.partition, tp.offset) for tp in offsets])
+
+
+def _consumer(commit_attempts: int = 3) -> PartitionConsumer:
+    return PartitionConsumer(
+        service="client", subscriptions=CLIENT.subscriptions, inbox=CLIENT.inbox, partition=1,
+        bootstrap_servers="127.0.0.1:1", topic_prefix="t.", dead_letters=None,
+        backoff=Backoff(first=0.01, cap=0.01), commit_attempts=commit_attempts,
+    )
+
+
+def test_a_commit_that_fails_now_and_then_is_retried_and_commits_after_the_batch():
+    client = _FlakyCommits(failures=2)
+    _consumer()._commit(client, [_Message("t.notifications", 7), _Message("t.notifications", 9)], threading.Event())
+    assert client.committed == [[("t.notifications", 1, 10)]]
+
+
+def test_a_commit_that_keeps_failing_ends_the_consumer_so_it_restarts_with_a_fresh_client():
+    client = _FlakyCommits(failures=3)
+    with pytest.raises(CommitStuck, match="offset commit failed 3 times"):
+        _consumer(commit_attempts=3)._commit(client, [_Message("t.notifications", 7)], threading.Event())
+    assert client.committed == []

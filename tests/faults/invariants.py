@@ -28,7 +28,7 @@ from common.lifecycle import TERMINAL, Status, can_move
 from common.topics import TOPICS, Topic, consumer_group
 from courier_app.delivery.service import SERVICE as COURIER
 from palmetto_app.kitchen.service import SERVICE as PALMETTO
-from tests.kafka_tools import Record, committed_offsets, end_offsets, read_all
+from tests.kafka_tools import Record, committed_offsets, consumed_to_end, read_all
 from tests.platform import Platform
 
 SERVICES = {"client": CLIENT, "palmetto": PALMETTO, "courier": COURIER}
@@ -79,7 +79,7 @@ class Invariants:
             group = consumer_group(self.platform.prefix, service)
             for subscription in spec.subscriptions:
                 name = subscription.topic.full_name(self.platform.prefix)
-                if committed_offsets(self.platform.bootstrap, group, name) != end_offsets(self.platform.bootstrap, name):
+                if not consumed_to_end(self.platform.bootstrap, group, name):
                     return f"{group} has not committed {name} to its end"
         return None
 

@@ -15,7 +15,7 @@ from common.topics import NOTIFICATIONS, ORDERS, consumer_group
 from tests.factories import order_placed, status_changed
 from tests.faults.invariants import SERVICES as SPECS
 from tests.faults.invariants import Invariants, Poison
-from tests.kafka_tools import committed_offsets, end_offsets, produce_raw, read_all, wait_for
+from tests.kafka_tools import committed_offsets, consumed_to_end, produce_raw, read_all, wait_for
 from tests.platform import OrderStream
 
 pytestmark = pytest.mark.faults
@@ -111,9 +111,8 @@ def test_stale_and_out_of_order_events_move_nothing_backwards(platform):
         ):
             key, value, headers = encode(envelope)
             produce_raw(platform.bootstrap, notifications, value, key=key, headers=headers)
-    ends = end_offsets(platform.bootstrap, notifications)
     for service in ("client", "courier"):
-        wait_for(lambda: committed_offsets(platform.bootstrap, consumer_group(platform.prefix, service), notifications) == ends,
+        wait_for(lambda: consumed_to_end(platform.bootstrap, consumer_group(platform.prefix, service), notifications),
                  timeout=60, what=f"{service} consumed the stale events")
     invariants.check(stream.acknowledged)
     after = _snapshot(invariants)
