@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -44,10 +45,27 @@ log = logging.getLogger("palmetto.consumer")
 Handler = Callable[[Envelope], None]
 
 REQUEST_TIMEOUT_MS = 10_000
+# How long one synchronous offset commit may take before the client is given up on (see ``_commit``).
+COMMIT_TIMEOUT_S = 15.0
+# After this long without a message, ask the broker whether the partition has any: if it does, or the
+# client cannot ask, the client is stuck (see ClientStuck).
+STALL_CHECK_S = 10.0
 
 
-class CommitStuck(RuntimeError):
-    """Offsets could not be committed despite retries; the consumer's client is replaced (see ``_commit``)."""
+class ClientStuck(RuntimeError):
+    """This consumer's librdkafka client stopped making progress; :meth:`PartitionConsumer.run` replaces it.
+
+    After a broker restart librdkafka can leave a client without a working
+    connection for good -- an offset commit queued for a group coordinator it
+    never reconnects to (and ``commit()`` never returns), fetches that never
+    resume -- while a new client finds the broker at once. ``abandoned``: a
+    call into the client never returned, so it is left alone rather than
+    closed (closing it would block on the same request).
+    """
+
+    def __init__(self, message: str, *, abandoned: bool = False) -> None:
+        super().__init__(message)
+        self.abandoned = abandoned
 
 
 def _always(_: Envelope) -> bool:
@@ -130,6 +148,9 @@ class PartitionConsumer:
         guard: FailureGuard | None = None,
         crash_before_offset_commit: int = 0,
         commit_attempts: int = 3,
+        commit_timeout: float = COMMIT_TIMEOUT_S,
+        stall_check: float = STALL_CHECK_S,
+        client_attempts: int = 3,
     ) -> None:
         self.service = service
         self.partition = partition
@@ -141,6 +162,9 @@ class PartitionConsumer:
         self.guard = guard or FailureGuard()
         self.crash_before_offset_commit = crash_before_offset_commit
         self.commit_attempts = commit_attempts
+        self.commit_timeout = commit_timeout
+        self.stall_check = stall_check
+        self.client_attempts = client_attempts
         self.by_topic = {s.topic.full_name(topic_prefix): s for s in subscriptions}
         self.group_id = consumer_group(topic_prefix, service)
         self.config = base(bootstrap_servers, f"{service}-p{partition}") | {
@@ -156,8 +180,18 @@ class PartitionConsumer:
         self.name = f"{service}-consumer-p{partition}"
 
     def run(self, stop: threading.Event) -> None:
-        """Consume until ``stop`` is set; always close the consumer."""
+        """Consume until ``stop`` is set, replacing the librdkafka client whenever it gets stuck."""
+        while not stop.is_set():
+            try:
+                self._run_client(stop)
+            except ClientStuck as exc:
+                log.warning("%s: %s; starting a fresh Kafka client", self.name, exc)
+                stop.wait(1.0)
+
+    def _run_client(self, stop: threading.Event) -> None:
+        """Consume with one client until ``stop``; close it unless it had to be abandoned."""
         consumer = Consumer(self.config)
+        abandoned = False
         try:
             start = self._committed_positions(consumer, stop)
             if start is None:
@@ -165,21 +199,50 @@ class PartitionConsumer:
             # assign(), not subscribe(): partitions are pinned, no group rebalancing.
             consumer.assign(start)
             log.info("%s assigned to %s", self.name, ", ".join(f"{t}[{self.partition}]" for t in self.by_topic))
+            # Offset of the next message wanted per topic (None: from the beginning), for the stall check.
+            expected = {tp.topic: tp.offset if tp.offset >= 0 else None for tp in start}
+            active_at = time.monotonic()
             while not stop.is_set():
                 # Wait for one message, then take whatever else is already fetched: consume() alone
                 # would hold a lone message until the batch fills or the timeout passes.
                 first = consumer.poll(0.5)
                 if first is None:
+                    if time.monotonic() - active_at >= self.stall_check:
+                        self._check_not_stalled(consumer, expected)
+                        active_at = time.monotonic()
                     continue
+                active_at = time.monotonic()
                 fetched = [first, *consumer.consume(self.batch_size - 1, timeout=0)]
                 batch = [m for m in fetched if self._is_message(m)]
+                for m in batch:
+                    expected[m.topic()] = m.offset() + 1
                 if batch and self._process_until_done(batch, stop):
                     self._maybe_crash()
                     self._commit(consumer, batch, stop)
+        except ClientStuck as exc:
+            abandoned = exc.abandoned
+            raise
         finally:
-            consumer.close()
+            if abandoned:
+                log.error("%s: abandoning a Kafka client stuck in a call that never returned", self.name)
+            else:
+                consumer.close()
             close_old_connections()
             log.info("%s closed", self.name)
+
+    def _check_not_stalled(self, consumer: Consumer, expected: dict[str, int | None]) -> None:
+        """Raise :class:`ClientStuck` if a partition holds messages past ``expected`` that are not arriving,
+        or if the client cannot even ask the broker (its connection is gone for good, or the broker is
+        down -- then the fresh client waits for it in :meth:`_committed_positions`)."""
+        for topic, offset in expected.items():
+            try:
+                low, high = consumer.get_watermark_offsets(
+                    TopicPartition(topic, self.partition), timeout=REQUEST_TIMEOUT_MS / 1000, cached=False)
+            except KafkaException as exc:
+                raise ClientStuck(f"cannot read the end offset of {topic}[{self.partition}] ({exc})") from exc
+            if high > (low if offset is None else max(offset, low)):
+                raise ClientStuck(f"{topic}[{self.partition}] holds messages up to offset {high} but none has "
+                                  f"arrived for {self.stall_check:.0f}s")
 
     def _maybe_crash(self) -> None:
         """Fault injection for the test suite: die between the database commit and the offset commit."""
@@ -194,7 +257,10 @@ class PartitionConsumer:
 
         Fetched explicitly, and retried, because a plain ``assign()`` whose
         offset fetch fails (e.g. the group coordinator is still loading after a
-        broker start) can leave the partition idle without an error.
+        broker start) can leave the partition idle without an error. After
+        ``client_attempts`` failures :class:`ClientStuck` asks for a fresh client,
+        in case this one never reconnects; while the broker is down that repeats
+        (each old client closed), which is harmless.
         """
         wanted = [TopicPartition(topic, self.partition) for topic in self.by_topic]
         attempt = 0
@@ -211,6 +277,8 @@ class PartitionConsumer:
             except KafkaException as exc:
                 problem = str(exc)
             attempt += 1
+            if attempt >= self.client_attempts:
+                raise ClientStuck(f"cannot read committed offsets after {attempt} attempts ({problem})")
             log.warning("%s: cannot read committed offsets yet (%s); retrying", self.name, problem)
             stop.wait(self.backoff.delay(attempt))
         return None
@@ -307,6 +375,7 @@ class PartitionConsumer:
         self.dead_letters.flush()
         failures = [err for err in outcome.values() if err] + ["no delivery report"] * (len(dead) - len(outcome))
         if failures:
+            self.dead_letters.reset()  # in case this client will never reconnect (see Producer.reset)
             raise RuntimeError(f"dead-letter publish failed: {failures[0]}")
         for letter in dead:
             log.error("%s: dead-lettered %s: %s", self.name, _where(letter.message), letter.error)
@@ -314,13 +383,13 @@ class PartitionConsumer:
     def _commit(self, consumer: Consumer, batch: list[Message], stop: threading.Event) -> None:
         """Commit the offset after the last message of each topic in the batch, synchronously.
 
-        A failed commit is retried with back-off. After ``commit_attempts``
-        failures :class:`CommitStuck` ends :meth:`run`, so the supervisor starts
-        the consumer again with a fresh client: after a broker restart
-        librdkafka can keep an offset commit queued for a coordinator
-        connection that never comes back, while a new client finds the
-        coordinator at once. The batch is in the database already; the
-        restarted consumer reads it again and its inbox skips it.
+        A failed commit is retried with back-off. :class:`ClientStuck` (and so a
+        fresh client) follows ``commit_attempts`` failures, or at once a commit
+        call that has not returned within ``commit_timeout`` seconds: librdkafka
+        retries a commit inside ``commit()`` for as long as it waits for the
+        coordinator, which after a broker restart can be forever. The batch is
+        in the database already; the fresh client reads it again and the inbox
+        skips it.
         """
         next_offsets: dict[str, int] = {}
         for m in batch:
@@ -329,17 +398,35 @@ class PartitionConsumer:
         attempt = 0
         while True:
             try:
-                consumer.commit(offsets=offsets, asynchronous=False)
+                self._commit_within_timeout(consumer, offsets)
                 return
             except KafkaException as exc:
                 attempt += 1
                 if attempt >= self.commit_attempts:
-                    raise CommitStuck(f"{self.name}: offset commit failed {attempt} times in a row ({exc}); "
-                                      "restarting the consumer with a fresh connection") from exc
+                    raise ClientStuck(f"offset commit failed {attempt} times in a row ({exc})") from exc
                 log.warning("%s: offset commit failed (%s); retrying", self.name, exc)
                 # Giving up on stop is safe: the inbox absorbs the redelivery.
                 if stop.wait(self.backoff.delay(attempt)):
                     return
+
+    def _commit_within_timeout(self, consumer: Consumer, offsets: list[TopicPartition]) -> None:
+        """``consumer.commit()``, which takes no timeout, bounded by ``commit_timeout`` via a helper thread."""
+        outcome: list[BaseException | None] = []
+
+        def commit() -> None:
+            try:
+                consumer.commit(offsets=offsets, asynchronous=False)
+                outcome.append(None)
+            except BaseException as exc:  # handed to the consumer's thread below
+                outcome.append(exc)
+
+        helper = threading.Thread(target=commit, name=f"{self.name}-commit", daemon=True)
+        helper.start()
+        helper.join(self.commit_timeout)
+        if not outcome:
+            raise ClientStuck(f"an offset commit did not return within {self.commit_timeout:.0f}s", abandoned=True)
+        if outcome[0] is not None:
+            raise outcome[0]
 
     def _is_message(self, m: Message) -> bool:
         err = m.error()

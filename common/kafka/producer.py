@@ -35,6 +35,7 @@ class Producer:
             # Same key -> same partition as the Java clients (murmur2), so any producer keeps an order together.
             "partitioner": "murmur2_random",
         }
+        self._config = config
         self._producer = _Producer(config)
         self.message_timeout_s = message_timeout_ms / 1000
 
@@ -69,3 +70,16 @@ class Producer:
 
     def poll(self, timeout: float = 0) -> None:
         self._producer.poll(timeout)
+
+    def reset(self) -> None:
+        """Replace the librdkafka client with a fresh one with the same settings.
+
+        For when nothing gets through any more: after a broker restart
+        librdkafka can fail to reconnect for good, while a new client finds the
+        broker at once. Messages still queued in the old client are purged and
+        reported failed, so callers publish them again (a duplicate at most,
+        which consumers absorb).
+        """
+        old, self._producer = self._producer, _Producer(self._config)
+        old.purge()
+        old.poll(0)

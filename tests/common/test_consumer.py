@@ -4,6 +4,7 @@ the offset-commit retry policy (against a stand-in client)."""
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 
 import pytest
@@ -11,7 +12,7 @@ from confluent_kafka import KafkaError, KafkaException
 
 from client_app.orders.service import SERVICE as CLIENT
 from common.events import OrderStatusChanged
-from common.kafka.consumer import Backoff, CommitStuck, FailureGuard, PartitionConsumer, Subscription
+from common.kafka.consumer import Backoff, ClientStuck, FailureGuard, PartitionConsumer, Subscription
 from common.lifecycle import Status
 from common.topics import NOTIFICATIONS
 from tests.factories import status_changed
@@ -78,11 +79,21 @@ class _FlakyCommits:
         self.committed.append([(tp.topic, tp.partition, tp.offset) for tp in offsets])
 
 
-def _consumer(commit_attempts: int = 3) -> PartitionConsumer:
+class _HangingCommits:
+    """Stands in for a librdkafka consumer whose commit() never returns (a coordinator it never reconnects to)."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def commit(self, *, offsets, asynchronous):
+        self.release.wait()
+
+
+def _consumer(commit_attempts: int = 3, commit_timeout: float = 5) -> PartitionConsumer:
     return PartitionConsumer(
         service="client", subscriptions=CLIENT.subscriptions, inbox=CLIENT.inbox, partition=1,
         bootstrap_servers="127.0.0.1:1", topic_prefix="t.", dead_letters=None,
-        backoff=Backoff(first=0.01, cap=0.01), commit_attempts=commit_attempts,
+        backoff=Backoff(first=0.01, cap=0.01), commit_attempts=commit_attempts, commit_timeout=commit_timeout,
     )
 
 
@@ -94,6 +105,46 @@ def test_a_commit_that_fails_now_and_then_is_retried_and_commits_after_the_batch
 
 def test_a_commit_that_keeps_failing_ends_the_consumer_so_it_restarts_with_a_fresh_client():
     client = _FlakyCommits(failures=3)
-    with pytest.raises(CommitStuck, match="offset commit failed 3 times"):
+    with pytest.raises(ClientStuck, match="offset commit failed 3 times") as stuck:
         _consumer(commit_attempts=3)._commit(client, [_Message("t.notifications", 7)], threading.Event())
-    assert client.committed == []
+    assert client.committed == [] and not stuck.value.abandoned  # the client answered: close it normally
+
+
+def test_a_commit_that_never_returns_abandons_the_client_after_the_timeout():
+    client = _HangingCommits()
+    started = time.monotonic()
+    with pytest.raises(ClientStuck, match="did not return within") as stuck:
+        _consumer(commit_timeout=0.3)._commit(client, [_Message("t.notifications", 7)], threading.Event())
+    assert 0.3 <= time.monotonic() - started < 3
+    assert stuck.value.abandoned  # closing it would block on the same request
+    client.release.set()
+
+
+class _Watermarks:
+    """Stands in for a client asked for a partition's offsets: answers ``(low, high)`` or fails."""
+
+    def __init__(self, answer: tuple[int, int] | None) -> None:
+        self.answer = answer
+
+    def get_watermark_offsets(self, tp, timeout, cached):
+        assert cached is False  # the broker's answer, not what the stuck client last saw
+        if self.answer is None:
+            raise KafkaException(KafkaError(KafkaError._TIMED_OUT))
+        return self.answer
+
+
+@pytest.mark.parametrize("answer, expected", [((0, 7), 7), ((0, 0), None), ((4, 4), None), ((0, 7), 9)])
+def test_an_idle_partition_with_nothing_new_is_not_stalled(answer, expected):
+    _consumer()._check_not_stalled(_Watermarks(answer), {"t.notifications": expected})
+
+
+@pytest.mark.parametrize("answer, expected", [((0, 8), 7), ((0, 3), None), ((2, 5), 1)])
+def test_messages_past_the_position_that_do_not_arrive_mean_a_stuck_client(answer, expected):
+    with pytest.raises(ClientStuck, match="none has arrived") as stuck:
+        _consumer()._check_not_stalled(_Watermarks(answer), {"t.notifications": expected})
+    assert not stuck.value.abandoned
+
+
+def test_a_client_that_cannot_ask_the_broker_is_replaced():
+    with pytest.raises(ClientStuck, match="cannot read the end offset"):
+        _consumer()._check_not_stalled(_Watermarks(None), {"t.notifications": 3})
