@@ -25,7 +25,6 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Callable, Mapping, Sequence
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -35,6 +34,7 @@ from common.correlation import bound
 from common.db import drop_broken_connection
 from common.errors import ConsumerHalted, InvalidEvent
 from common.events import Envelope, Event, decode
+from common.kafka.deadletters import dead_letter_headers
 from common.kafka.producer import Producer
 from common.kafka.settings import base
 from common.models import InboxEvent
@@ -147,7 +147,6 @@ class PartitionConsumer:
         backoff: Backoff = Backoff(),
         guard: FailureGuard | None = None,
         crash_before_offset_commit: int = 0,
-        commit_attempts: int = 3,
         commit_timeout: float = COMMIT_TIMEOUT_S,
         stall_check: float = STALL_CHECK_S,
         client_attempts: int = 3,
@@ -161,7 +160,6 @@ class PartitionConsumer:
         self.backoff = backoff
         self.guard = guard or FailureGuard()
         self.crash_before_offset_commit = crash_before_offset_commit
-        self.commit_attempts = commit_attempts
         self.commit_timeout = commit_timeout
         self.stall_check = stall_check
         self.client_attempts = client_attempts
@@ -357,19 +355,11 @@ class PartitionConsumer:
         for i, letter in enumerate(dead):
             m = letter.message
             topic = self.by_topic[m.topic()].topic
-            headers = list(m.headers() or []) + [
-                ("dlt.error", letter.error.encode()),
-                ("dlt.topic", m.topic().encode()),
-                ("dlt.partition", str(m.partition()).encode()),
-                ("dlt.offset", str(m.offset()).encode()),
-                ("dlt.group", self.group_id.encode()),
-                ("dlt.failed_at", datetime.now(timezone.utc).isoformat().encode()),
-            ]
             self.dead_letters.produce(
                 topic.dlt_name(self.prefix),
                 key=m.key(),
                 value=m.value(),
-                headers=headers,
+                headers=dead_letter_headers(m, error=letter.error, group=self.group_id),
                 on_delivery=lambda err, i=i: outcome.__setitem__(i, err),
             )
         self.dead_letters.flush()
@@ -384,7 +374,7 @@ class PartitionConsumer:
         """Commit the offset after the last message of each topic in the batch, synchronously.
 
         A failed commit is retried with back-off. :class:`ClientStuck` (and so a
-        fresh client) follows ``commit_attempts`` failures, or at once a commit
+        fresh client) follows ``client_attempts`` failures, or at once a commit
         call that has not returned within ``commit_timeout`` seconds: librdkafka
         retries a commit inside ``commit()`` for as long as it waits for the
         coordinator, which after a broker restart can be forever. The batch is
@@ -402,7 +392,7 @@ class PartitionConsumer:
                 return
             except KafkaException as exc:
                 attempt += 1
-                if attempt >= self.commit_attempts:
+                if attempt >= self.client_attempts:
                     raise ClientStuck(f"offset commit failed {attempt} times in a row ({exc})") from exc
                 log.warning("%s: offset commit failed (%s); retrying", self.name, exc)
                 # Giving up on stop is safe: the inbox absorbs the redelivery.

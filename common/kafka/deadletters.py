@@ -30,6 +30,22 @@ DLT_HEADER_PREFIX = "dlt."
 Position = tuple[int, int]  # (partition, offset)
 
 
+def dead_letter_headers(message: Message, *, error: str, group: str) -> list[tuple[str, bytes]]:
+    """``message``'s own headers followed by the ``dlt.*`` ones that say why and from where it was given up on.
+
+    The consumer writes these; :class:`DeadLetter` reads them back.
+    """
+    origin = {
+        "error": error,
+        "topic": message.topic(),
+        "partition": str(message.partition()),
+        "offset": str(message.offset()),
+        "group": group,
+        "failed_at": datetime.now(timezone.utc).isoformat(),
+    }
+    return list(message.headers() or []) + [(f"{DLT_HEADER_PREFIX}{name}", value.encode()) for name, value in origin.items()]
+
+
 class NoSuchMessage(Exception):
     """Nothing is stored at the requested partition and offset."""
 

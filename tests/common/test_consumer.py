@@ -89,11 +89,11 @@ class _HangingCommits:
         self.release.wait()
 
 
-def _consumer(commit_attempts: int = 3, commit_timeout: float = 5) -> PartitionConsumer:
+def _consumer(client_attempts: int = 3, commit_timeout: float = 5) -> PartitionConsumer:
     return PartitionConsumer(
         service="client", subscriptions=CLIENT.subscriptions, inbox=CLIENT.inbox, partition=1,
         bootstrap_servers="127.0.0.1:1", topic_prefix="t.", dead_letters=None,
-        backoff=Backoff(first=0.01, cap=0.01), commit_attempts=commit_attempts, commit_timeout=commit_timeout,
+        backoff=Backoff(first=0.01, cap=0.01), client_attempts=client_attempts, commit_timeout=commit_timeout,
     )
 
 
@@ -106,7 +106,7 @@ def test_a_commit_that_fails_now_and_then_is_retried_and_commits_after_the_batch
 def test_a_commit_that_keeps_failing_ends_the_consumer_so_it_restarts_with_a_fresh_client():
     client = _FlakyCommits(failures=3)
     with pytest.raises(ClientStuck, match="offset commit failed 3 times") as stuck:
-        _consumer(commit_attempts=3)._commit(client, [_Message("t.notifications", 7)], threading.Event())
+        _consumer(client_attempts=3)._commit(client, [_Message("t.notifications", 7)], threading.Event())
     assert client.committed == [] and not stuck.value.abandoned  # the client answered: close it normally
 
 

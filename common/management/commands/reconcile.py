@@ -25,9 +25,9 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from common.management.kafka import this_service
 from common.models import OutboxMessage
 from common.outbox import outbox_latest, outbox_republish_latest
-from common.management.kafka import this_service
 
 
 def describe(row: OutboxMessage) -> str:
