@@ -40,13 +40,18 @@ def poison_for(topic) -> list[Poison]:
     return [Poison(topic, f"poison-{topic.name}-{i}".encode(), value) for i, value in enumerate(values)]
 
 
+def inject(platform, poison: list[Poison], headers: list[tuple[str, bytes]] | None = None) -> None:
+    """Write each poison message straight to its topic as a third-party client would, spread over the partitions."""
+    for i, p in enumerate(poison):
+        produce_raw(platform.bootstrap, p.topic.full_name(platform.prefix), p.value, key=p.key, partition=i % 3,
+                    headers=headers)
+
+
 def test_poison_lands_in_the_dead_letter_topics_and_partitions_keep_flowing(platform):
     poison = poison_for(ORDERS) + poison_for(NOTIFICATIONS)
     with OrderStream(platform) as stream:
         stream.wait_for(10)
-        for i, p in enumerate(poison):
-            produce_raw(platform.bootstrap, p.topic.full_name(platform.prefix), p.value, key=p.key,
-                        partition=i % 3, headers=[("origin", b"third-party-client")])
+        inject(platform, poison, headers=[("origin", b"third-party-client")])
         stream.wait_for(30)
     report = Invariants(platform).check(stream.acknowledged, poison)
     assert report.figures["dead letters"] == 5 + 5 * 2  # notifications has two consumer groups

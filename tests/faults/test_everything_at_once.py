@@ -10,8 +10,7 @@ import pytest
 
 from common.topics import NOTIFICATIONS, ORDERS
 from tests.faults.invariants import Invariants
-from tests.faults.test_bad_input import poison_for
-from tests.kafka_tools import produce_raw
+from tests.faults.test_bad_input import inject, poison_for
 from tests.platform import OrderStream
 
 pytestmark = pytest.mark.faults
@@ -23,8 +22,7 @@ def test_consumers_broker_and_database_failing_in_turn_with_poison_in_between(is
     poison = poison_for(ORDERS) + poison_for(NOTIFICATIONS)
     with OrderStream(platform) as stream:
         stream.wait_for(10)
-        for i, p in enumerate(poison[:5]):
-            produce_raw(platform.bootstrap, p.topic.full_name(platform.prefix), p.value, key=p.key, partition=i % 3)
+        inject(platform, poison[:5])
         platform.kill_consumers("palmetto")
         platform.kill_consumers("client")
         time.sleep(0.5)
@@ -36,8 +34,7 @@ def test_consumers_broker_and_database_failing_in_turn_with_poison_in_between(is
         platform.kill_consumers("courier")
         platform.start_consumers("courier")  # starts while the broker is down
         own_broker.start()
-        for i, p in enumerate(poison[5:]):
-            produce_raw(platform.bootstrap, p.topic.full_name(platform.prefix), p.value, key=p.key, partition=i % 3)
+        inject(platform, poison[5:])
         stream.wait_for(len(stream.acknowledged) + 5, timeout=120)
         own_postgres.stop()
         time.sleep(3)
