@@ -92,7 +92,7 @@ class Config:
     crash_before_offset_commit: int
     # DRF throttle rate for placing orders, per customer ("60/minute").
     order_rate: str
-    # Local stack only (python -m common.stack): web ports and the admin account it creates.
+    # Local stack only (python -m common.devstack): web ports and the admin account it creates.
     web_ports: Mapping[str, int]
     admin_username: str
     admin_password: str

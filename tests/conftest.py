@@ -3,7 +3,7 @@
 Both come from the environment when configured (``PALMETTO_TEST_DATABASE_URL``
 -- a server URL whose user may create databases -- and
 ``KAFKA_BOOTSTRAP_SERVERS``); otherwise the session provisions them itself
-(:mod:`common.infra`). When neither works the tests that need them FAIL with a
+(:mod:`common.devstack`). When neither works the tests that need them FAIL with a
 message saying what is missing; they are never skipped.
 """
 
@@ -16,10 +16,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from common.infra import ProvisioningError
+from common.devstack import ProvisioningError
 
 if TYPE_CHECKING:
-    from tests.platform import Platform
+    from tests.support.platform import Platform
 
 DatabaseFactory = Callable[[str], str]
 
@@ -44,7 +44,7 @@ def database_factory() -> Iterator[DatabaseFactory]:
 
         yield create
         return
-    from common.infra.postgres import PostgresCluster
+    from common.devstack.postgres import PostgresCluster
 
     cluster = PostgresCluster()
     try:
@@ -93,7 +93,7 @@ def kafka_bootstrap() -> Iterator[str]:
         with KafkaContainer().with_kraft() as container:
             yield container.get_bootstrap_server()
         return
-    from common.infra.kafka_broker import KafkaBroker
+    from common.devstack.kafka_broker import KafkaBroker
 
     broker = KafkaBroker()
     try:
@@ -127,7 +127,7 @@ def platform(request, kafka_bootstrap: str, database_factory: DatabaseFactory, t
 
     Stage timings are zero; parametrize indirectly with a dict to override environment variables.
     """
-    from tests.platform import running_platform
+    from tests.support.platform import running_platform
 
     with running_platform(kafka_bootstrap, database_factory, tmp_path, getattr(request, "param", None)) as running:
         yield running

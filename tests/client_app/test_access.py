@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from client_app.orders.models import Order
-from tests.client_app.conftest import client_for, order_body, place
+from tests.support.api import client_for, order_body, place
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ import pytest
 from client_app.orders import services
 from client_app.orders.models import MenuItem, Order
 from common.lifecycle import Status
-from tests.factories import place_order, status_changed
+from tests.support.factories import place_order, status_changed
 
 pytestmark = pytest.mark.django_db
 

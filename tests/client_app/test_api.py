@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from client_app.orders.models import Order, OrderStatusChange, OutboxMessage
 from common.events import decode
-from tests.client_app.conftest import order_body, place
+from tests.support.api import order_body, place
 
 pytestmark = pytest.mark.django_db
 

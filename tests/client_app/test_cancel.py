@@ -8,8 +8,8 @@ from client_app.orders import services
 from client_app.orders.models import Order, OutboxMessage
 from common.events import CancellationDeclined, Envelope, decode
 from common.lifecycle import Status
-from tests.client_app.conftest import place
-from tests.factories import status_changed
+from tests.support.api import place
+from tests.support.factories import status_changed
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from client_app.orders.models import Order, OutboxMessage
-from tests.client_app.conftest import order_body, place
+from tests.support.api import order_body, place
 
 pytestmark = pytest.mark.django_db
 

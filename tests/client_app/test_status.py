@@ -10,7 +10,7 @@ from client_app.orders import services
 from client_app.orders.models import Order
 from common.errors import InvalidEvent
 from common.lifecycle import Status
-from tests.factories import place_order, status_changed
+from tests.support.factories import place_order, status_changed
 
 pytestmark = pytest.mark.django_db
 S = Status

@@ -15,7 +15,7 @@ from common.events import OrderStatusChanged
 from common.kafka.consumer import Backoff, ClientStuck, FailureGuard, PartitionConsumer, Subscription
 from common.lifecycle import Status
 from common.topics import NOTIFICATIONS
-from tests.factories import status_changed
+from tests.support.factories import status_changed
 
 
 def test_a_poison_message_now_and_then_never_trips_the_guard():

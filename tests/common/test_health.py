@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from common.infra.ports import free_port
+from common.devstack.ports import free_port
 
 pytestmark = pytest.mark.django_db
 

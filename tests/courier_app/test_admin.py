@@ -10,7 +10,7 @@ import pytest
 from common.lifecycle import Status
 from courier_app.delivery import services
 from courier_app.delivery.models import Courier, Delivery
-from tests.factories import status_changed
+from tests.support.factories import status_changed
 
 pytestmark = pytest.mark.django_db
 

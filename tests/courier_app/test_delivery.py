@@ -11,7 +11,7 @@ from common.lifecycle import Status
 from courier_app.delivery import services
 from courier_app.delivery.models import Courier, Delivery, OutboxMessage
 from courier_app.delivery.service import SERVICE
-from tests.factories import status_changed
+from tests.support.factories import status_changed
 
 pytestmark = pytest.mark.django_db
 

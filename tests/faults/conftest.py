@@ -9,10 +9,10 @@ from typing import Iterator
 
 import pytest
 
-from common.infra import ProvisioningError
-from common.infra.kafka_broker import KafkaBroker
-from common.infra.postgres import PostgresCluster
-from tests.platform import Platform, running_platform
+from common.devstack import ProvisioningError
+from common.devstack.kafka_broker import KafkaBroker
+from common.devstack.postgres import PostgresCluster
+from tests.support.platform import Platform, running_platform
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import pytest
@@ -12,39 +11,13 @@ from common.config import SERVICES
 from common.events import encode
 from common.lifecycle import Status
 from common.topics import NOTIFICATIONS, ORDERS, consumer_group
-from tests.factories import order_placed, status_changed
-from tests.faults.invariants import SERVICES as SPECS
-from tests.faults.invariants import Invariants, Poison
-from tests.kafka_tools import committed_offsets, consumed_to_end, produce_raw, read_all, wait_for
-from tests.platform import OrderStream
+from tests.support.factories import status_changed
+from tests.support.invariants import SERVICES as SPECS
+from tests.support.invariants import Invariants, inject, poison_for
+from tests.support.kafka_tools import committed_offsets, consumed_to_end, produce_raw, read_all, wait_for
+from tests.support.platform import OrderStream
 
 pytestmark = pytest.mark.faults
-
-
-def _example(topic) -> dict:
-    envelope = order_placed() if topic is ORDERS else status_changed(uuid.uuid4(), "c-1", Status.ACCEPTED, 1)
-    return json.loads(encode(envelope)[1])
-
-
-def poison_for(topic) -> list[Poison]:
-    """Not JSON; unknown event type; unknown version; valid JSON that breaks the schema; negative quantity."""
-    unknown_type, unknown_version, broken, negative = (_example(topic) for _ in range(4))
-    unknown_type["event_type"] = "PizzaThrown"
-    unknown_version["version"] = 99
-    broken["payload"] = {"status": 42} if topic is NOTIFICATIONS else {"items": "many"}
-    if topic is ORDERS:
-        negative["payload"]["items"][0]["quantity"] = -2
-    else:
-        negative["payload"]["sequence"] = -1
-    values = [b"\x00\x9f definitely not json", *(json.dumps(v).encode() for v in (unknown_type, unknown_version, broken, negative))]
-    return [Poison(topic, f"poison-{topic.name}-{i}".encode(), value) for i, value in enumerate(values)]
-
-
-def inject(platform, poison: list[Poison], headers: list[tuple[str, bytes]] | None = None) -> None:
-    """Write each poison message straight to its topic as a third-party client would, spread over the partitions."""
-    for i, p in enumerate(poison):
-        produce_raw(platform.bootstrap, p.topic.full_name(platform.prefix), p.value, key=p.key, partition=i % 3,
-                    headers=headers)
 
 
 def test_poison_lands_in_the_dead_letter_topics_and_partitions_keep_flowing(platform):

@@ -9,9 +9,9 @@ import time
 import pytest
 
 from common.topics import NOTIFICATIONS, ORDERS
-from tests.faults.invariants import Invariants
-from tests.faults.test_bad_input import inject, poison_for
-from tests.platform import OrderStream
+from tests.support.invariants import Invariants
+from tests.support.invariants import inject, poison_for
+from tests.support.platform import OrderStream
 
 pytestmark = pytest.mark.faults
 

@@ -7,8 +7,8 @@ import time
 import pytest
 import requests
 
-from tests.faults.invariants import Invariants
-from tests.platform import OrderStream
+from tests.support.invariants import Invariants
+from tests.support.platform import OrderStream
 
 pytestmark = pytest.mark.faults
 

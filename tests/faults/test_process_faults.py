@@ -8,9 +8,9 @@ import time
 import pytest
 
 from common.config import SERVICES
-from tests.faults.invariants import Invariants
-from tests.kafka_tools import wait_for
-from tests.platform import OrderStream
+from tests.support.invariants import Invariants
+from tests.support.kafka_tools import wait_for
+from tests.support.platform import OrderStream
 
 pytestmark = pytest.mark.faults
 

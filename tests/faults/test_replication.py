@@ -17,13 +17,13 @@ import time
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from common import stack
+from common.devstack import stack
 from common.config import SERVICES
-from common.infra.kafka_broker import KafkaBroker
+from common.devstack.kafka_broker import KafkaBroker
 from common.topics import NOTIFICATIONS, ORDERS
-from tests.faults.invariants import Invariants
-from tests.kafka_tools import read_all
-from tests.platform import OrderStream, running_platform
+from tests.support.invariants import Invariants
+from tests.support.kafka_tools import read_all
+from tests.support.platform import OrderStream, running_platform
 
 pytestmark = pytest.mark.faults
 

@@ -24,7 +24,7 @@ from client_app.orders.models import Order
 from client_app.orders.models import OutboxMessage as ClientOutbox
 from client_app.orders.service import SERVICE as CLIENT
 from common.events import CancellationRequested, Envelope, decode, encode
-from common.infra.ports import free_port
+from common.devstack.ports import free_port
 from common.lifecycle import Status
 from common.outbox import OutboxRelay, outbox_add, outbox_add_status
 from common.topics import NOTIFICATIONS, ORDERS, consumer_group
@@ -35,9 +35,9 @@ from palmetto_app.kitchen import services as kitchen
 from palmetto_app.kitchen.models import OutboxMessage as KitchenOutbox
 from palmetto_app.kitchen.models import Ticket
 from palmetto_app.kitchen.service import SERVICE as PALMETTO
-from tests.factories import order_placed, status_changed
-from tests.integration.workers import consumer_for, create_order, producer, running
-from tests.kafka_tools import committed_offsets, produce_raw, read_all, wait_for
+from tests.support.factories import order_placed, status_changed
+from tests.support.workers import consumer_for, create_order, producer, running
+from tests.support.kafka_tools import committed_offsets, produce_raw, read_all, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -22,9 +22,9 @@ from palmetto_app.kitchen.models import InboxEvent as KitchenInbox
 from palmetto_app.kitchen.models import OutboxMessage as KitchenOutbox
 from palmetto_app.kitchen.models import Ticket
 from palmetto_app.kitchen.service import SERVICE as PALMETTO
-from tests.factories import order_placed, status_changed
-from tests.integration.workers import consumer_for, create_order, producer, running
-from tests.kafka_tools import committed_offsets, end_offsets, produce_raw, read_all, wait_for
+from tests.support.factories import order_placed, status_changed
+from tests.support.workers import consumer_for, create_order, producer, running
+from tests.support.kafka_tools import committed_offsets, end_offsets, produce_raw, read_all, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -158,7 +158,7 @@ def test_courier_ignores_everything_but_ready_for_delivery(kafka_bootstrap, kafk
     from courier_app.delivery.models import InboxEvent as CourierInbox
     from courier_app.delivery.service import SERVICE as COURIER
     from common.lifecycle import Status
-    from tests.factories import status_changed
+    from tests.support.factories import status_changed
     import uuid
 
     notifications = NOTIFICATIONS.full_name(kafka_topics)

@@ -8,12 +8,12 @@ import pytest
 from django.contrib.auth.models import User
 
 from common.events import encode
-from common.infra.ports import free_port
+from common.devstack.ports import free_port
 from common.lifecycle import Status
 from common.topics import NOTIFICATIONS, ORDERS
-from tests.client_app.conftest import client_for
-from tests.factories import order_placed, status_changed
-from tests.kafka_tools import produce_raw
+from tests.support.api import client_for
+from tests.support.factories import order_placed, status_changed
+from tests.support.kafka_tools import produce_raw
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 

@@ -6,7 +6,7 @@ import pytest
 
 from palmetto_app.kitchen import services
 from palmetto_app.kitchen.models import Ticket, UnavailableItem
-from tests.factories import order_placed
+from tests.support.factories import order_placed
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from common.events import decode
 from palmetto_app.kitchen import services
 from palmetto_app.kitchen.models import OutboxMessage, Ticket, UnavailableItem
-from tests.factories import order_placed
+from tests.support.factories import order_placed
 
 pytestmark = pytest.mark.django_db
 

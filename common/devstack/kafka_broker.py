@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
-from common.infra import OrphanGuard, ProvisioningError, tail
-from common.infra.ports import LOOPBACK, free_ports
+from common.devstack import OrphanGuard, ProvisioningError, tail
+from common.devstack.ports import LOOPBACK, free_ports
 
 # Newest 3.9.x on Maven Central. 4.x also runs on Java 17 but logs through
 # log4j2, which needs a different binding and configuration.

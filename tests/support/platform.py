@@ -19,9 +19,9 @@ from typing import Callable, Iterator
 
 import requests
 
-from common import stack
+from common.devstack import stack
 from common.config import DATABASE_URL_ENV, SERVICES
-from common.infra.ports import free_port
+from common.devstack.ports import free_port
 
 ZERO_TIMINGS = {
     "PALMETTO_KITCHEN_ACCEPT_SECONDS": "0",

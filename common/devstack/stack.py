@@ -1,4 +1,4 @@
-"""Run the whole platform on one machine: ``python -m common.stack``.
+"""Run the whole platform on one machine: ``python -m common.devstack``.
 
 Provisions what is not configured (a Kafka broker from Maven Central jars, a
 PostgreSQL cluster -- both kept under ``var/stack/`` between runs), creates the
@@ -115,7 +115,7 @@ class Running:
 def _provision(stack: ExitStack, env: dict[str, str], config: palmetto_config.Config) -> None:
     state = BASE_DIR / "var" / "stack"
     if not config.kafka_bootstrap_servers:
-        from common.infra.kafka_broker import KafkaBroker
+        from common.devstack.kafka_broker import KafkaBroker
 
         print("Starting a local Kafka broker (jars from Maven Central, cached after the first run)...", flush=True)
         broker = KafkaBroker(state / "kafka")
@@ -123,7 +123,7 @@ def _provision(stack: ExitStack, env: dict[str, str], config: palmetto_config.Co
         stack.callback(broker.stop)
     missing = [s for s in SERVICES if not config.database_url(s)]
     if missing:
-        from common.infra.postgres import PostgresCluster
+        from common.devstack.postgres import PostgresCluster
 
         print("Starting a local PostgreSQL cluster...", flush=True)
         cluster = PostgresCluster(state / "postgres")

@@ -2,7 +2,7 @@
 
 Not a pytest module (it has no tests to collect); run it directly:
 
-    python tests/infra_selfcheck.py [--nodes 3] [--no-faults]     (or: python -m tests.infra_selfcheck)
+    python -m common.devstack.selfcheck [--nodes 3] [--no-faults]
 
 It fetches the Kafka jars (first run only), starts a broker and a PostgreSQL
 cluster, round-trips one message through a 3-partition topic and a query
@@ -20,17 +20,12 @@ import time
 import uuid
 from pathlib import Path
 
-# Run as a script, Python puts tests/ first on sys.path, where tests/common would
-# shadow the real common package: put the repository root there instead.
-if __name__ == "__main__":
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
-
 import psycopg
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from common.infra.kafka_broker import KAFKA_VERSION, KafkaBroker, cache_dir, ensure_kafka_jars
-from common.infra.postgres import PostgresCluster
+from common.devstack.kafka_broker import KAFKA_VERSION, KafkaBroker, cache_dir, ensure_kafka_jars
+from common.devstack.postgres import PostgresCluster
 
 
 def timed(label: str, timings: dict[str, float], action):  # type: ignore[no-untyped-def]

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Self
 from urllib.parse import quote
 
-from common.infra import OrphanGuard, ProvisioningError, tail
-from common.infra.ports import LOOPBACK, free_port
+from common.devstack import OrphanGuard, ProvisioningError, tail
+from common.devstack.ports import LOOPBACK, free_port
 
 SUPERUSER = "postgres"
 # initdb and postgres refuse to run as root; as root we run them as this system user.
@@ -304,7 +304,7 @@ class PostgresCluster:
         if result.returncode != 0:
             raise ProvisioningError(f"initdb failed in {data}:\n{result.stdout.strip()}")
         with open(data / "postgresql.conf", "a") as conf:  # read last, so its entries win
-            conf.write(f"\n# Written on every start by common.infra.postgres\ninclude '{_SETTINGS_FILE}'\n")
+            conf.write(f"\n# Written on every start by common.devstack.postgres\ninclude '{_SETTINGS_FILE}'\n")
 
     def _write_settings(self) -> None:
         """(Re)write our settings file, so port and settings are this object's even in an older data dir."""

@@ -1,4 +1,8 @@
-"""Real infrastructure (Kafka, PostgreSQL) provisioned by the project itself, without Docker.
+"""Development and test provisioning: never imported by the running services.
+
+A real Kafka broker and PostgreSQL provisioned by the project itself, without Docker
+(:mod:`.kafka_broker`, :mod:`.postgres`), the local stack that runs the whole platform on one
+machine (:mod:`.stack`, ``python -m common.devstack``) and a by-hand self-check (:mod:`.selfcheck`).
 
 This package holds what both provisioners share: the one error they raise, a
 log-tail helper for error messages, and :class:`OrphanGuard`, which makes sure a
@@ -35,7 +39,7 @@ def tail(paths: Iterable[Path], lines: int = 40) -> str:
 # every case), so whatever is still watched is an orphan: kill it, and delete the
 # owner's scratch directory. atexit alone cannot do this: it does not run when
 # the interpreter dies from SIGKILL or an unhandled SIGTERM (e.g. a CI timeout).
-_WATCHDOG = """# common.infra.OrphanGuard watchdog (shows in ps)
+_WATCHDOG = """# common.devstack.OrphanGuard watchdog (shows in ps)
 import os, shutil, signal, sys
 groups, cleanup = set(), ""
 for line in sys.stdin:
