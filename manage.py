@@ -7,7 +7,7 @@
 import os
 import sys
 
-SERVICES = ("client_app.settings", "palmetto_app.settings", "courier_app.settings")
+from common.deployment import SERVICES
 
 
 def main() -> None:
@@ -17,7 +17,7 @@ def main() -> None:
     if not chosen:
         sys.stderr.write(
             "manage.py serves three services; choose one:\n"
-            + "".join(f"  python manage.py <command> --settings={s}\n" for s in SERVICES)
+            + "".join(f"  python manage.py <command> --settings={s.settings_module}\n" for s in SERVICES)
             + "or set DJANGO_SETTINGS_MODULE to one of them.\n"
         )
         sys.exit(2)

@@ -1,15 +1,24 @@
 """Settings of the Client App: the customer-facing REST API and the orders database."""
 
+from common.deployment import CLIENT
 from common.settings import *  # noqa: F403
-from common.settings import CONFIG, INSTALLED_APPS, REST_FRAMEWORK, SPECTACULAR_SETTINGS, database, service_logging, static_root
+from common.settings import (
+    CONFIG,
+    INSTALLED_APPS,
+    REST_FRAMEWORK,
+    SPECTACULAR_SETTINGS,
+    database,
+    service_logging,
+    static_root,
+)
 
-ROOT_URLCONF = "client_app.urls"
-WSGI_APPLICATION = "client_app.wsgi.application"
+PALMETTO_SERVICE = CLIENT
+ROOT_URLCONF = f"{CLIENT.project}.urls"
+WSGI_APPLICATION = f"{CLIENT.wsgi}.application"
 INSTALLED_APPS = [*INSTALLED_APPS, "rest_framework.authtoken", "client_app.orders"]
-DATABASES = {"default": database("client")}
-STATIC_ROOT = static_root("client")
-LOGGING = service_logging("client")
-PALMETTO_SERVICE = "client_app.orders.service.SERVICE"
+DATABASES = {"default": database(CLIENT)}
+STATIC_ROOT = static_root(CLIENT)
+LOGGING = service_logging(CLIENT.name)
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,
     # Token first: its WWW-Authenticate header makes anonymous requests answer 401, not 403.

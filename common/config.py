@@ -8,22 +8,15 @@ for configuration, so this file is the complete list of what an operator can set
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
+
+from common.deployment import SERVICES
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-SERVICES = ("client", "palmetto", "courier")
-
-# Environment variable that holds each service's database URL.
-DATABASE_URL_ENV = {
-    "client": "CLIENT_DATABASE_URL",
-    "palmetto": "PALMETTO_DATABASE_URL",
-    "courier": "COURIER_DATABASE_URL",
-}
 
 
 class ConfigError(ValueError):
@@ -92,7 +85,7 @@ class Config:
     crash_before_offset_commit: int
     # DRF throttle rate for placing orders, per customer ("60/minute").
     order_rate: str
-    # Local stack only (python -m common.devstack): web ports and the admin account it creates.
+    # Local stack only (python -m common.devstack): web ports by service name and the admin account it creates.
     web_ports: Mapping[str, int]
     admin_username: str
     admin_password: str
@@ -143,7 +136,7 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         allowed_hosts=tuple(h for h in env.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",") if h),
         kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS") or None,
         topic_prefix=prefix,
-        database_urls={s: env.get(var) or None for s, var in DATABASE_URL_ENV.items()},
+        database_urls={s.name: env.get(s.database_env) or None for s in SERVICES},
         timings=Timings(
             kitchen_accept_to_prepare=_seconds(env, "PALMETTO_KITCHEN_ACCEPT_SECONDS", Timings.kitchen_accept_to_prepare),
             kitchen_prepare=_seconds(env, "PALMETTO_KITCHEN_PREPARE_SECONDS", Timings.kitchen_prepare),
@@ -157,7 +150,7 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         kafka_message_timeout_ms=int(timeout_raw),
         db_lock_timeout_ms=_count(env, "PALMETTO_DB_LOCK_TIMEOUT_MS", 5000),
         web_ports=MappingProxyType(
-            {s: _port(env, f"PALMETTO_{s.upper()}_PORT", 8000 + i) for i, s in enumerate(SERVICES)}
+            {s.name: _port(env, s.port_env, s.web_port) for s in SERVICES}
         ),
         order_rate=_rate(env, "PALMETTO_ORDER_RATE", "60/minute"),
         crash_before_offset_commit=_count(env, "PALMETTO_FAULT_CRASH_BEFORE_OFFSET_COMMIT"),

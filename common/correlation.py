@@ -12,8 +12,8 @@ from __future__ import annotations
 import contextvars
 import logging
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from common.events import CORRELATION_ID_RE
 
@@ -27,10 +27,6 @@ def mint() -> str:
 
 def is_valid(value: str) -> bool:
     return bool(CORRELATION_ID_RE.match(value))
-
-
-def current() -> str:
-    return _current.get()
 
 
 @contextmanager

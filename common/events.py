@@ -24,21 +24,23 @@ import re
 import types
 import typing
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, ClassVar, Iterable, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
+from common.deployment import NAMES
 from common.errors import InvalidEvent
 from common.lifecycle import Status
 from common.topics import NOTIFICATIONS, ORDERS, Topic
 
-HEADER_NAMES = ("event_id", "event_type", "version", "correlation_id")
 CORRELATION_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 ENVELOPE_FIELDS = frozenset(
     {"event_id", "event_type", "version", "occurred_at", "correlation_id", "order_id", "source", "payload"}
 )
-SOURCES = frozenset({"client", "palmetto", "courier"})
+# The services that publish events: an envelope from anyone else is invalid.
+SOURCES = frozenset(NAMES)
 
 Headers = list[tuple[str, bytes]]
 
@@ -187,16 +189,19 @@ class CancellationDeclined(Event):
 # --------------------------------------------------------------------------- envelope
 
 
+P = TypeVar("P", bound=Event, covariant=True)
+
+
 @dataclass(frozen=True)
-class Envelope:
-    """One message: metadata plus a typed payload."""
+class Envelope(Generic[P]):
+    """One message: metadata plus a typed payload (``Envelope[OrderPlaced]`` carries an ``OrderPlaced``)."""
 
     event_id: uuid.UUID
     occurred_at: datetime
     correlation_id: str
     order_id: uuid.UUID
     source: str
-    payload: Event
+    payload: P
 
     @property
     def event_type(self) -> str:
@@ -207,11 +212,11 @@ class Envelope:
         return self.payload.version
 
     @classmethod
-    def new(cls, payload: Event, *, order_id: uuid.UUID, correlation_id: str, source: str) -> "Envelope":
+    def new(cls, payload: P, *, order_id: uuid.UUID, correlation_id: str, source: str) -> Envelope[P]:
         """A fresh envelope for ``payload`` with a new event id, stamped now (UTC)."""
         return cls(
             event_id=uuid.uuid4(),
-            occurred_at=datetime.now(timezone.utc),
+            occurred_at=datetime.now(UTC),
             correlation_id=correlation_id,
             order_id=order_id,
             source=source,
@@ -225,7 +230,7 @@ def encode(envelope: Envelope) -> tuple[bytes, bytes, Headers]:
         "event_id": str(envelope.event_id),
         "event_type": envelope.event_type,
         "version": envelope.version,
-        "occurred_at": envelope.occurred_at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
+        "occurred_at": envelope.occurred_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "correlation_id": envelope.correlation_id,
         "order_id": str(envelope.order_id),
         "source": envelope.source,
@@ -391,7 +396,7 @@ def _scalar(raw: Any, hint: Any, path: str) -> Any:
         value = datetime.fromisoformat(raw)
         if value.tzinfo is None:
             raise ValueError(f"{path} must carry a UTC offset")
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
     if isinstance(hint, type) and issubclass(hint, Status):
         if raw not in Status.__members__:
             raise ValueError(f"{path} is not a known status")

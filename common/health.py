@@ -34,7 +34,7 @@ def _database_problem() -> str | None:
 
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
-    bootstrap = settings.PALMETTO_KAFKA_BOOTSTRAP_SERVERS
+    bootstrap = settings.PALMETTO_CONFIG.kafka_bootstrap_servers
     problems = {
         "database": _database_problem(),
         "kafka": broker_problem(bootstrap) if bootstrap else "KAFKA_BOOTSTRAP_SERVERS is not set",

@@ -8,7 +8,8 @@ Every error response has the same JSON body::
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -17,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from common import correlation
+from common.errors import DomainError
 
 log = logging.getLogger("palmetto.http")
 
@@ -86,7 +88,10 @@ def _flatten(detail: Any, path: str = "") -> dict[str, list[str]]:
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
-    """DRF exception handler producing the one error shape."""
+    """DRF exception handler producing the one error shape; renders every :class:`DomainError`."""
+    if isinstance(exc, DomainError):
+        message = f"{exc.field}: {exc.message}" if exc.field else exc.message
+        return Response(error_body(exc.status, exc.code, message, exc.errors), status=exc.status)
     if isinstance(exc, (OperationalError, InterfaceError)):
         # The database is unreachable: say so instead of a 500. The request's transaction rolled back.
         log.warning("database unavailable: %s", exc)

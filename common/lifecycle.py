@@ -1,13 +1,31 @@
-"""The order lifecycle: statuses, who may set them, and which moves are legal.
+"""The order lifecycle, stated once: every status, who announces it, the legal moves, each
+service's timed steps and until when an order can still be cancelled.
 
 ``PLACED`` (client) -> ``ACCEPTED`` -> ``PREPARING`` -> ``READY_FOR_DELIVERY``
 (palmetto) -> ``OUT_FOR_DELIVERY`` -> ``DELIVERED`` (courier), with the side
 exits ``REJECTED`` and ``CANCELLED``. Terminal statuses absorb everything.
+
+Where each status is set:
+
+* ``PLACED``: ``client_app.orders.services.placing.order_place``.
+* ``ACCEPTED``, ``REJECTED``, ``CANCELLED``: ``palmetto_app.kitchen.services.ticket_open`` and
+  ``ticket_cancel``; ``PREPARING`` and ``READY_FOR_DELIVERY``: the kitchen's timer,
+  ``tickets_advance_due``, following :data:`KITCHEN_STEPS`.
+* ``OUT_FOR_DELIVERY``: ``courier_app.delivery.services.deliveries_dispatch`` (when a courier is
+  free); ``DELIVERED``: the courier's timer, ``deliveries_complete_due``, following :data:`COURIER_STEPS`.
+
+Each service announces a status through its bound publisher (:class:`common.outbox.Publisher`),
+which refuses a status :data:`ANNOUNCED_BY` does not give to that service.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
+from operator import attrgetter
+
+from common.deployment import CLIENT, COURIER, PALMETTO
 
 
 class Status(StrEnum):
@@ -20,12 +38,39 @@ class Status(StrEnum):
     REJECTED = "REJECTED"
     CANCELLED = "CANCELLED"
 
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
 
 TERMINAL = frozenset({Status.DELIVERED, Status.REJECTED, Status.CANCELLED})
 
-# Legal next statuses. Skipping forward is legal on purpose: with acks=1 an
-# event can be lost and re-published later, so the client may see a later
-# status before an earlier one and must still converge on the latest.
+# Which service announces which status; no other service may.
+ANNOUNCED_BY: Mapping[Status, str] = {
+    Status.PLACED: CLIENT.name,
+    Status.ACCEPTED: PALMETTO.name,
+    Status.PREPARING: PALMETTO.name,
+    Status.READY_FOR_DELIVERY: PALMETTO.name,
+    Status.REJECTED: PALMETTO.name,
+    Status.CANCELLED: PALMETTO.name,
+    Status.OUT_FOR_DELIVERY: COURIER.name,
+    Status.DELIVERED: COURIER.name,
+}
+
+
+def announced_by(service: str) -> tuple[Status, ...]:
+    """The statuses ``service`` announces, in lifecycle order."""
+    return tuple(status for status in Status if ANNOUNCED_BY[status] == service)
+
+
+# The kitchen decides on rejection and cancellation. It can refuse an order it has not started
+# cooking; the customer can cancel until the food is ready -- after that it is too late for either.
+REJECTABLE = frozenset({Status.PLACED, Status.ACCEPTED})
+CANCELLABLE = frozenset({Status.PLACED, Status.ACCEPTED, Status.PREPARING})
+
+# Legal forward moves along the main line. Skipping forward is legal on purpose: with acks=1 an
+# event can be lost and re-published later, so the client may see a later status before an
+# earlier one and must still converge on the latest.
 _MAIN_LINE = (
     Status.PLACED,
     Status.ACCEPTED,
@@ -34,24 +79,7 @@ _MAIN_LINE = (
     Status.OUT_FOR_DELIVERY,
     Status.DELIVERED,
 )
-# The kitchen decides on rejection and cancellation; once the food is ready
-# it is too late for either.
-_SIDE_EXITS_FROM = {
-    Status.REJECTED: frozenset({Status.PLACED, Status.ACCEPTED}),
-    Status.CANCELLED: frozenset({Status.PLACED, Status.ACCEPTED, Status.PREPARING}),
-}
-
-# Which service announces which status.
-ANNOUNCED_BY = {
-    Status.PLACED: "client",
-    Status.ACCEPTED: "palmetto",
-    Status.PREPARING: "palmetto",
-    Status.READY_FOR_DELIVERY: "palmetto",
-    Status.REJECTED: "palmetto",
-    Status.CANCELLED: "palmetto",
-    Status.OUT_FOR_DELIVERY: "courier",
-    Status.DELIVERED: "courier",
-}
+_SIDE_EXITS_FROM = {Status.REJECTED: REJECTABLE, Status.CANCELLED: CANCELLABLE}
 
 
 def can_move(current: Status, new: Status) -> bool:
@@ -63,3 +91,33 @@ def can_move(current: Status, new: Status) -> bool:
     if current not in _MAIN_LINE or new not in _MAIN_LINE:
         return False
     return _MAIN_LINE.index(new) > _MAIN_LINE.index(current)
+
+
+@dataclass(frozen=True)
+class Step:
+    """A move a service makes by itself, on a durable timer: ``after(timings)`` seconds in ``status``
+    and the order moves on to ``next``. Durations come from :class:`common.config.Timings`."""
+
+    status: Status
+    next: Status
+    after: Callable[[object], float]
+
+    def seconds(self, timings: object) -> float:
+        return self.after(timings)
+
+
+def _steps(*steps: Step) -> Mapping[Status, Step]:
+    return {step.status: step for step in steps}
+
+
+# The kitchen: an ACCEPTED ticket starts PREPARING after kitchen_accept_to_prepare seconds and is
+# READY_FOR_DELIVERY kitchen_prepare seconds later.
+KITCHEN_STEPS = _steps(
+    Step(Status.ACCEPTED, Status.PREPARING, attrgetter("kitchen_accept_to_prepare")),
+    Step(Status.PREPARING, Status.READY_FOR_DELIVERY, attrgetter("kitchen_prepare")),
+)
+# The courier: a delivery goes OUT_FOR_DELIVERY when a courier is free (not timed), and is
+# DELIVERED courier_travel seconds later.
+COURIER_STEPS = _steps(
+    Step(Status.OUT_FOR_DELIVERY, Status.DELIVERED, attrgetter("courier_travel")),
+)

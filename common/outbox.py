@@ -1,54 +1,25 @@
-"""Transactional outbox: enqueue an event with the change, publish it after commit."""
+"""Transactional outbox, the transport side: the relay that publishes rows after commit, and re-queueing.
+
+Rows are written by a service's :class:`~common.publishing.Publisher` in the transaction that makes the change.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 import uuid
-from typing import Iterable
+from collections.abc import Iterable
 
 from django.db import connection, transaction
 from django.db.models import F, Max, QuerySet, Subquery
 from django.utils import timezone
 
 from common.correlation import bound
-from common.events import Envelope, OrderStatusChanged, encode
 from common.kafka.producer import Producer
-from common.lifecycle import Status
 from common.models import OutboxMessage
 from common.workers import poll_loop
 
 log = logging.getLogger("palmetto.outbox")
-
-
-def outbox_add(model: type[OutboxMessage], envelope: Envelope) -> OutboxMessage:
-    """Record ``envelope`` for publication. Call inside the transaction that makes the change."""
-    key, value, headers = encode(envelope)
-    return model.objects.create(
-        topic=envelope.payload.topic.name,
-        key=key.decode(),
-        event_id=envelope.event_id,
-        event_type=envelope.event_type,
-        order_id=envelope.order_id,
-        value=value.decode(),
-        headers=[[name, raw.decode()] for name, raw in headers],
-    )
-
-
-def outbox_add_status(
-    model: type[OutboxMessage],
-    *,
-    source: str,
-    order_id: uuid.UUID,
-    correlation_id: str,
-    status: Status,
-    sequence: int,
-    reason: str | None = None,
-    courier: str | None = None,
-) -> OutboxMessage:
-    """Queue an ``OrderStatusChanged`` announcing that the order is now ``status`` (change number ``sequence``)."""
-    change = OrderStatusChanged(status=status, sequence=sequence, reason=reason, courier=courier)
-    return outbox_add(model, Envelope.new(change, order_id=order_id, correlation_id=correlation_id, source=source))
 
 
 def outbox_latest(model: type[OutboxMessage], order_ids: Iterable[uuid.UUID]) -> QuerySet[OutboxMessage]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from common import config as _config
+from common.deployment import ServiceSpec
 
 CONFIG = _config.load()
 BASE_DIR = _config.BASE_DIR
@@ -77,9 +78,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
+# The one way code reads the configuration: settings.PALMETTO_CONFIG (tests replace it with dataclasses.replace).
 PALMETTO_CONFIG = CONFIG
-PALMETTO_TOPIC_PREFIX = CONFIG.topic_prefix
-PALMETTO_KAFKA_BOOTSTRAP_SERVERS = CONFIG.kafka_bootstrap_servers
+# The service this project runs: its row of common.deployment (each service's settings set it).
+PALMETTO_SERVICE = None
 
 
 
@@ -102,11 +104,11 @@ def service_logging(service: str) -> dict:
 
 LOGGING = service_logging("palmetto")
 
-def database(service: str) -> dict:
+def database(service: ServiceSpec) -> dict:
     """The service's database: its ``*_DATABASE_URL`` when set, else a local SQLite file."""
-    url = CONFIG.database_url(service)
+    url = CONFIG.database_url(service.name)
     if not url:
-        path = Path(BASE_DIR) / "var" / f"{service}.sqlite3"
+        path = Path(BASE_DIR) / "var" / f"{service.name}.sqlite3"
         path.parent.mkdir(exist_ok=True)
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(path), "OPTIONS": {"timeout": 20}}
     return parse_database_url(url)
@@ -139,6 +141,6 @@ def parse_database_url(url: str, *, lock_timeout_ms: int = CONFIG.db_lock_timeou
 
 
 
-def static_root(service: str) -> str:
+def static_root(service: ServiceSpec) -> str:
     """Where ``collectstatic`` puts the service's admin and API assets."""
-    return str(Path(BASE_DIR) / "var" / "static" / service)
+    return str(Path(BASE_DIR) / "var" / "static" / service.name)

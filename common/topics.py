@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from common.deployment import CLIENT, COURIER, PALMETTO
+
 PARTITIONS = 3
 DLT_SUFFIX = ".DLT"
 
@@ -34,15 +36,15 @@ class Topic:
 ORDERS = Topic(
     name="orders",
     carries="OrderPlaced, CancellationRequested: what customers ask of the kitchen",
-    producers=("client",),
-    consumers=("palmetto",),
+    producers=(CLIENT.name,),
+    consumers=(PALMETTO.name,),
 )
 
 NOTIFICATIONS = Topic(
     name="notifications",
     carries="OrderStatusChanged (every status change after PLACED), CancellationDeclined",
-    producers=("palmetto", "courier"),
-    consumers=("client", "courier"),
+    producers=(PALMETTO.name, COURIER.name),
+    consumers=(CLIENT.name, COURIER.name),
 )
 
 TOPICS: tuple[Topic, ...] = (ORDERS, NOTIFICATIONS)

@@ -13,15 +13,16 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Protocol, Sequence
+from typing import Protocol
 
 from django.db import close_old_connections, connection
 
 from common.db import drop_broken_connection
 from common.errors import ConsumerHalted
 from common.kafka.consumer import Backoff
-from common.service import Tick
+from common.declaration import Tick
 
 log = logging.getLogger("palmetto.workers")
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from typing import TYPE_CHECKING, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -114,15 +115,15 @@ def topic_prefix() -> str:
 def kafka_topics(kafka_bootstrap: str, topic_prefix: str, settings) -> str:
     """Create this test's topics and point the Django settings at them; returns the prefix."""
     from common.kafka.admin import ensure_topics
+    from tests.support.config import configure
 
     ensure_topics(kafka_bootstrap, topic_prefix)
-    settings.PALMETTO_KAFKA_BOOTSTRAP_SERVERS = kafka_bootstrap
-    settings.PALMETTO_TOPIC_PREFIX = topic_prefix
+    configure(settings, kafka_bootstrap_servers=kafka_bootstrap, topic_prefix=topic_prefix)
     return topic_prefix
 
 
 @pytest.fixture
-def platform(request, kafka_bootstrap: str, database_factory: DatabaseFactory, tmp_path) -> Iterator["Platform"]:
+def platform(request, kafka_bootstrap: str, database_factory: DatabaseFactory, tmp_path) -> Iterator[Platform]:
     """The platform running as real processes against the session's broker and PostgreSQL.
 
     Stage timings are zero; parametrize indirectly with a dict to override environment variables.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from common import config
+from common import deployment
 from common.events import REGISTRY
 from common.topics import DLT_SUFFIX, TOPICS
 
@@ -50,8 +50,8 @@ def test_topic_table_lists_every_topic_with_its_producers_consumers_partitions_a
 def test_configuration_table_names_every_environment_variable():
     source = (ROOT / "common" / "config.py").read_text()
     variables = set(re.findall(r'"((?:PALMETTO|DJANGO|KAFKA)_[A-Z_]+)"', source))
-    variables |= set(config.DATABASE_URL_ENV.values())
-    variables |= {f"PALMETTO_{service.upper()}_PORT" for service in config.SERVICES}
+    variables |= {service.database_env for service in deployment.SERVICES}
+    variables |= {service.port_env for service in deployment.SERVICES}
     first_cells = " ".join(table_rows("## Running one service on its own"))
     documented = set(re.findall(r"`([A-Z][A-Z_]+)`", first_cells))
     assert variables - documented == set()

@@ -9,8 +9,11 @@ For when ``KAFKA_BOOTSTRAP_SERVERS`` is not set and no Docker engine is there
   broker+controller nodes on free loopback ports: one node by default, three
   for replication tests. It can stop, kill and restart nodes for fault tests.
 
-Facts this relies on are in DESIGN.md, "Appendix: facts for provisioning Kafka
-without Docker".
+Facts this relies on, from Kafka's own scripts and docs: a plain classpath of the
+jars is all ``kafka-run-class.sh`` does; the slf4j/reload4j binding is not a
+transitive dependency; storage is formatted once with ``kafka.tools.StorageTool``
+and a URL-safe base64 cluster id of 16 random bytes; readiness is an admin
+client's answer, not a TCP connect.
 """
 
 from __future__ import annotations

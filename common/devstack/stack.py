@@ -17,25 +17,23 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import IO, Mapping
+from typing import IO
 
 from common import config as palmetto_config
-from common.config import BASE_DIR, DATABASE_URL_ENV, SERVICES
+from common.config import BASE_DIR
+from common.deployment import CLIENT, NAMES, SERVICES, by_name
 
 PYTHON = sys.executable
 MANAGE = str(BASE_DIR / "manage.py")
 
 
-def settings_module(service: str) -> str:
-    return f"{service}_app.settings"
-
-
 def manage(service: str, *args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
     """Run one management command for ``service``; raises ``CalledProcessError`` with its output on failure."""
     return subprocess.run(
-        [PYTHON, MANAGE, *args, f"--settings={settings_module(service)}"],
+        [PYTHON, MANAGE, *args, f"--settings={by_name(service).settings_module}"],
         env=dict(env), cwd=BASE_DIR, check=True, capture_output=True, text=True,
     )
 
@@ -43,7 +41,7 @@ def manage(service: str, *args: str, env: Mapping[str, str]) -> subprocess.Compl
 def spawn_consumers(service: str, env: Mapping[str, str], output: IO | int | None = None, *extra: str) -> subprocess.Popen:
     """Start ``manage.py runconsumers`` for ``service`` in its own session (signals reach it only from us)."""
     return subprocess.Popen(
-        [PYTHON, MANAGE, "runconsumers", f"--settings={settings_module(service)}", *extra],
+        [PYTHON, MANAGE, "runconsumers", f"--settings={by_name(service).settings_module}", *extra],
         env=dict(env), cwd=BASE_DIR, stdout=output, stderr=subprocess.STDOUT if output is not None else None,
         start_new_session=True,
     )
@@ -52,7 +50,7 @@ def spawn_consumers(service: str, env: Mapping[str, str], output: IO | int | Non
 def spawn_web(service: str, port: int, env: Mapping[str, str], output: IO | int | None = None) -> subprocess.Popen:
     """Start gunicorn serving ``service`` on 127.0.0.1:``port``."""
     return subprocess.Popen(
-        [PYTHON, "-m", "gunicorn", f"{service}_app.wsgi", "--bind", f"127.0.0.1:{port}",
+        [PYTHON, "-m", "gunicorn", by_name(service).wsgi, "--bind", f"127.0.0.1:{port}",
          "--workers", "2", "--threads", "4", "--graceful-timeout", "10",
          # Several gunicorns run side by side here; the shared default control socket would clash.
          "--no-control-socket"],
@@ -121,7 +119,7 @@ def _provision(stack: ExitStack, env: dict[str, str], config: palmetto_config.Co
         broker = KafkaBroker(state / "kafka")
         env["KAFKA_BOOTSTRAP_SERVERS"] = broker.start()
         stack.callback(broker.stop)
-    missing = [s for s in SERVICES if not config.database_url(s)]
+    missing = [s for s in SERVICES if not config.database_url(s.name)]
     if missing:
         from common.devstack.postgres import PostgresCluster
 
@@ -130,19 +128,19 @@ def _provision(stack: ExitStack, env: dict[str, str], config: palmetto_config.Co
         cluster.start()
         stack.callback(cluster.stop)
         for service in missing:
-            cluster.create_database(f"palmetto_{service}")
-            env[DATABASE_URL_ENV[service]] = cluster.url(f"palmetto_{service}")
+            cluster.create_database(f"palmetto_{service.name}")
+            env[service.database_env] = cluster.url(f"palmetto_{service.name}")
 
 
 def _prepare_databases(env: dict[str, str], config: palmetto_config.Config) -> None:
     print("Creating topics...", flush=True)
-    print(manage("client", "createtopics", env=env).stdout, end="")
+    print(manage(CLIENT.name, "createtopics", env=env).stdout, end="")
     admin_env = env | {
         "DJANGO_SUPERUSER_USERNAME": config.admin_username,
         "DJANGO_SUPERUSER_PASSWORD": config.admin_password,
         "DJANGO_SUPERUSER_EMAIL": f"{config.admin_username}@palmetto.invalid",
     }
-    for service in SERVICES:
+    for service in NAMES:
         print(f"Migrating the {service} database...", flush=True)
         manage(service, "migrate", "--noinput", env=env)
         manage(service, "collectstatic", "--noinput", env=env)
@@ -154,7 +152,7 @@ def _prepare_databases(env: dict[str, str], config: palmetto_config.Config) -> N
 
 
 # What an operator's own ``manage.py`` needs to reach the stack's broker and databases.
-OPERATOR_ENV = ("KAFKA_BOOTSTRAP_SERVERS", "PALMETTO_TOPIC_PREFIX", *DATABASE_URL_ENV.values())
+OPERATOR_ENV = ("KAFKA_BOOTSTRAP_SERVERS", "PALMETTO_TOPIC_PREFIX", *(s.database_env for s in SERVICES))
 ENV_FILE = BASE_DIR / "var" / "stack" / "env"
 
 
@@ -193,19 +191,19 @@ def main() -> int:
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
         running: list[Running] = []
-        for service in SERVICES:
+        for service in NAMES:
             running.append(Running(f"{service} web", spawn_web(service, config.web_ports[service], env)))
             running.append(Running(f"{service} runconsumers", spawn_consumers(service, env)))
         stack.callback(lambda: stop_processes([r.process for r in running]))
-        for service in SERVICES:
+        for service in NAMES:
             wait_http(f"http://127.0.0.1:{config.web_ports[service]}/admin/login/")
-        client = f"http://127.0.0.1:{config.web_ports['client']}"
+        client = f"http://127.0.0.1:{config.web_ports[CLIENT.name]}"
         print(
             "\nPalmetto is running.\n"
             f"  Client App API     {client}/api/orders/   (menu: {client}/api/menu/)\n"
             f"  Swagger UI         {client}/api/docs/\n"
             f"  OpenAPI schema     {client}/api/schema/\n"
-            + "".join(f"  {s.title()} admin {' ' * (10 - len(s))}http://127.0.0.1:{config.web_ports[s]}/admin/\n" for s in SERVICES)
+            + "".join(f"  {s.title + ' admin':<19}http://127.0.0.1:{config.web_ports[s.name]}/admin/\n" for s in SERVICES)
             + f"  Admin login        {config.admin_username} / {config.admin_password}\n"
             f"  Kafka              {env['KAFKA_BOOTSTRAP_SERVERS']}\n"
             f"  Operator commands  source {ENV_FILE.relative_to(BASE_DIR)}, then "

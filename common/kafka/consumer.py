@@ -24,25 +24,24 @@ import os
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 from django.db import close_old_connections, transaction
 
 from common.correlation import bound
 from common.db import drop_broken_connection
+from common.declaration import Subscription
 from common.errors import ConsumerHalted, InvalidEvent
-from common.events import Envelope, Event, decode
+from common.events import decode
 from common.kafka.deadletters import dead_letter_headers
 from common.kafka.producer import Producer
 from common.kafka.settings import base
 from common.models import InboxEvent
-from common.topics import Topic, consumer_group
+from common.topics import consumer_group
 
 log = logging.getLogger("palmetto.consumer")
-
-Handler = Callable[[Envelope], None]
 
 REQUEST_TIMEOUT_MS = 10_000
 # How long one synchronous offset commit may take before the client is given up on (see ``_commit``).
@@ -66,29 +65,6 @@ class ClientStuck(RuntimeError):
     def __init__(self, message: str, *, abandoned: bool = False) -> None:
         super().__init__(message)
         self.abandoned = abandoned
-
-
-def _always(_: Envelope) -> bool:
-    return True
-
-
-@dataclass(frozen=True)
-class Subscription:
-    """A service consumes ``topic``: one handler per event class it acts on; ``wants`` narrows further.
-
-    Events with no handler, or that ``wants`` declines, are skipped without
-    touching the database. Handlers run inside the batch transaction; they raise
-    :class:`InvalidEvent` for an event that can never be applied and let
-    anything else propagate.
-    """
-
-    topic: Topic
-    handlers: Mapping[type[Event], Handler]
-    wants: Callable[[Envelope], bool] = field(default=_always)
-
-    def handler_for(self, envelope: Envelope) -> Handler | None:
-        handler = self.handlers.get(type(envelope.payload))
-        return handler if handler is not None and self.wants(envelope) else None
 
 
 @dataclass(frozen=True)

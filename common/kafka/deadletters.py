@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
@@ -41,7 +41,7 @@ def dead_letter_headers(message: Message, *, error: str, group: str) -> list[tup
         "partition": str(message.partition()),
         "offset": str(message.offset()),
         "group": group,
-        "failed_at": datetime.now(timezone.utc).isoformat(),
+        "failed_at": datetime.now(UTC).isoformat(),
     }
     return list(message.headers() or []) + [(f"{DLT_HEADER_PREFIX}{name}", value.encode()) for name, value in origin.items()]
 
@@ -108,7 +108,7 @@ class DeadLetter:
         """When the dead letter was written to its topic (the Kafka message timestamp)."""
         if self.timestamp_ms is None:
             return None
-        return datetime.fromtimestamp(self.timestamp_ms / 1000, timezone.utc)
+        return datetime.fromtimestamp(self.timestamp_ms / 1000, UTC)
 
     @property
     def original_headers(self) -> list[tuple[str, bytes | None]]:

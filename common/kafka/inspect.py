@@ -15,7 +15,6 @@ __all__ = ["BrokerUnavailable", "UnknownTopic", "OrderIdCount", "TopicScan", "sc
 class OrderIdCount:
     order_id: str
     count: int
-    first_seen: float  # Kafka timestamp (ms) of the first message about this order
 
 
 @dataclass
@@ -51,7 +50,7 @@ def scan_order_ids(bootstrap_servers: str, topic: str, *, timeout: float = 4.0, 
             if order_id in seen:
                 seen[order_id].count += 1
             else:
-                seen[order_id] = OrderIdCount(order_id, 1, m.timestamp()[1])
+                seen[order_id] = OrderIdCount(order_id, 1)
                 first.append((m.timestamp()[1], m.partition(), m.offset(), order_id))
     scan.complete = reader.complete
     scan.order_ids = [seen[order_id] for *_, order_id in sorted(first)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from confluent_kafka import KafkaError, Message
 from confluent_kafka import Producer as _Producer

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
@@ -51,6 +51,13 @@ def readonly_consumer(bootstrap_servers: str, *, timeout: float, group: str | No
         consumer.close()
 
 
+_LEADER_MOVING = frozenset({KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE})
+
+
+def _code(exc: KafkaException) -> int | None:
+    return exc.args[0].code() if exc.args and isinstance(exc.args[0], KafkaError) else None
+
+
 def watermarks(consumer: Consumer, topic: str, *, timeout: float) -> Ranges:
     """``{partition: (low, high)}`` of ``topic``: it holds offsets ``low`` to ``high - 1``.
 
@@ -63,12 +70,19 @@ def watermarks(consumer: Consumer, topic: str, *, timeout: float) -> Ranges:
     meta = metadata.topics.get(topic)
     if meta is None or (meta.error is not None and meta.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART):
         raise UnknownTopic(topic)
+    deadline = time.monotonic() + timeout
     ranges: Ranges = {}
     for partition in sorted(meta.partitions):
-        try:
-            ranges[partition] = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
-        except KafkaException as exc:
-            raise BrokerUnavailable(reason(exc)) from exc
+        while True:
+            try:
+                ranges[partition] = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
+                break
+            except KafkaException as exc:
+                # Just after a topic is created or a leader moves, the broker may answer "not leader" for a
+                # moment although metadata already names it: retriable, so ask again until the deadline.
+                if _code(exc) not in _LEADER_MOVING or time.monotonic() > deadline:
+                    raise BrokerUnavailable(reason(exc)) from exc
+                time.sleep(0.1)
     return ranges
 
 

@@ -3,19 +3,19 @@ and one wording for Kafka trouble, so every command fails with the same clear ``
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from django.conf import settings
 from django.core.management.base import CommandError, CommandParser
 
 from common.kafka.readonly import BrokerUnavailable, UnknownTopic
-from common.service import Service, current_service
+from common.declaration import Service, current_service
 
 
 def bootstrap_servers() -> str:
     """The configured Kafka bootstrap servers; ``CommandError`` when none are."""
-    bootstrap = settings.PALMETTO_KAFKA_BOOTSTRAP_SERVERS
+    bootstrap = settings.PALMETTO_CONFIG.kafka_bootstrap_servers
     if not bootstrap:
         raise CommandError("KAFKA_BOOTSTRAP_SERVERS is not set")
     return bootstrap

@@ -5,17 +5,15 @@ from __future__ import annotations
 from django.db import models
 
 from common import models as common_models
+from common.deployment import PALMETTO
+from common.lifecycle import announced_by
+
+# A ticket's stage is the last status the kitchen announced for its order.
+STAGE_CHOICES = [(status.value, status.label) for status in announced_by(PALMETTO.name)]
 
 
 class Ticket(models.Model):
     """An order on the kitchen's rail, with the durable timer of its next stage."""
-
-    class Stage(models.TextChoices):
-        ACCEPTED = "ACCEPTED"
-        PREPARING = "PREPARING"
-        READY_FOR_DELIVERY = "READY_FOR_DELIVERY"
-        REJECTED = "REJECTED"
-        CANCELLED = "CANCELLED"
 
     order_id = models.UUIDField(unique=True)
     correlation_id = models.CharField(max_length=64, db_index=True)
@@ -23,7 +21,7 @@ class Ticket(models.Model):
     delivery_address = models.CharField(max_length=330)
     items = models.JSONField(help_text="[{item_id, name, quantity}] as ordered.")
     item_count = models.PositiveIntegerField()
-    stage = models.CharField(max_length=32, choices=Stage.choices)
+    stage = models.CharField(max_length=32, choices=STAGE_CHOICES)
     # Sequence number of the last status event this ticket published.
     sequence = models.PositiveIntegerField(default=0)
     reason = models.CharField(max_length=300, blank=True)

@@ -1,33 +1,45 @@
-"""Writes of the kitchen: open a ticket for a new order, advance tickets whose stage is due."""
+"""Writes of the kitchen: open a ticket for a new order, decide cancellations, advance due tickets.
+
+Every function runs in a transaction (the consumer's batch, or its own) and announces what it
+did through :data:`publisher`, so the change and its event commit together.
+"""
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+import uuid
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from common.correlation import bound
-from common.events import CancellationDeclined, CancellationRequested, Envelope, OrderPlaced
-from common.lifecycle import Status
-from common.outbox import outbox_add, outbox_add_status
+from common.deployment import PALMETTO
+from common.events import CancellationDeclined, OrderPlaced
+from common.lifecycle import CANCELLABLE, KITCHEN_STEPS, Status
+from common.publishing import Publisher
 
 from .models import OutboxMessage, Ticket, UnavailableItem
 
 log = logging.getLogger("palmetto.kitchen")
 
+publisher = Publisher(PALMETTO, OutboxMessage)
+
 # One ticket is one oven run; bigger orders are catering and need a phone call.
 MAX_ITEMS_PER_TICKET = 40
 
 
-def _announce(ticket: Ticket, status: Status, reason: str | None = None) -> None:
-    ticket.sequence += 1
-    outbox_add_status(
-        OutboxMessage, source="palmetto", order_id=ticket.order_id, correlation_id=ticket.correlation_id,
-        status=status, sequence=ticket.sequence, reason=reason,
-    )
+def _move(ticket: Ticket, status: Status, reason: str | None = None) -> None:
+    """Move the ticket to ``status`` (the caller saves it) and queue the event saying so."""
+    ticket.stage = status
+    publisher.announce_next(ticket, status, reason=reason)
+
+
+def _due_after(status: Status, now: datetime) -> datetime | None:
+    """When a ticket now in ``status`` takes its next timed step; None when it has none."""
+    step = KITCHEN_STEPS.get(status)
+    return None if step is None else now + timedelta(seconds=step.seconds(settings.PALMETTO_CONFIG.timings))
 
 
 def _rejection_reason(order: OrderPlaced) -> str | None:
@@ -40,97 +52,73 @@ def _rejection_reason(order: OrderPlaced) -> str | None:
     return None
 
 
-def ticket_open(envelope: Envelope) -> Ticket | None:
+def ticket_open(*, order_id: uuid.UUID, correlation_id: str, order: OrderPlaced) -> Ticket | None:
     """Accept or reject a new order; runs inside the consumer's transaction.
 
-    Returns None when the order already has a ticket (the same order
-    re-published under a new event id changes nothing).
+    Returns None when the order already has a ticket (the same order re-published under a new
+    event id, or a cancellation that overtook it, changes nothing).
     """
-    order = envelope.payload
-    assert isinstance(order, OrderPlaced)
-    if Ticket.objects.filter(order_id=envelope.order_id).exists():
-        log.info("order %s already has a ticket; ignored", envelope.order_id)
+    if Ticket.objects.filter(order_id=order_id).exists():
+        log.info("order %s already has a ticket; ignored", order_id)
         return None
-    reason = _rejection_reason(order)
     address = order.delivery_address
     ticket = Ticket(
-        order_id=envelope.order_id,
-        correlation_id=envelope.correlation_id,
+        order_id=order_id,
+        correlation_id=correlation_id,
         customer_name=order.customer.name,
         delivery_address=f"{address.street}, {address.postal_code} {address.city}",
-        items=[{"item_id": l.item_id, "name": l.name, "quantity": l.quantity} for l in order.items],
-        item_count=sum(l.quantity for l in order.items),
+        items=[{"item_id": line.item_id, "name": line.name, "quantity": line.quantity} for line in order.items],
+        item_count=sum(line.quantity for line in order.items),
     )
+    reason = _rejection_reason(order)
     if reason:
-        ticket.stage, ticket.reason = Ticket.Stage.REJECTED, reason
-        _announce(ticket, Status.REJECTED, reason)
-        log.info("order %s rejected: %s", ticket.order_id, reason)
+        ticket.reason = reason
+        _move(ticket, Status.REJECTED, reason)
+        log.info("order %s rejected: %s", order_id, reason)
     else:
-        ticket.stage = Ticket.Stage.ACCEPTED
-        ticket.next_stage_at = timezone.now() + timedelta(seconds=settings.PALMETTO_CONFIG.timings.kitchen_accept_to_prepare)
-        _announce(ticket, Status.ACCEPTED)
-        log.info("order %s accepted: %d items", ticket.order_id, ticket.item_count)
+        _move(ticket, Status.ACCEPTED)
+        ticket.next_stage_at = _due_after(Status.ACCEPTED, timezone.now())
+        log.info("order %s accepted: %d items", order_id, ticket.item_count)
     ticket.save()
     return ticket
 
 
-# The kitchen can still stop these; from READY_FOR_DELIVERY on the food is made.
-_CANCELLABLE = frozenset({Ticket.Stage.ACCEPTED, Ticket.Stage.PREPARING})
-
-
-def ticket_cancel(envelope: Envelope) -> None:
+def ticket_cancel(*, order_id: uuid.UUID, correlation_id: str, reason: str | None) -> None:
     """Decide a cancellation request; runs inside the consumer's transaction.
 
-    Before the food is ready the ticket ends CANCELLED (and never reaches the
-    courier); afterwards the kitchen announces ``CancellationDeclined``. A
-    request that overtook its order (the order's event was lost and will be
-    re-published) leaves a CANCELLED ticket, so the late order is ignored.
+    While the order is cancellable (:data:`~common.lifecycle.CANCELLABLE`) the ticket ends
+    CANCELLED and never reaches the courier; afterwards the kitchen announces
+    ``CancellationDeclined``. A request that overtook its order (the order's event was lost and
+    will be re-published) leaves a CANCELLED ticket, so the late order is ignored.
     """
-    request = envelope.payload
-    assert isinstance(request, CancellationRequested)
-    ticket = Ticket.objects.select_for_update().filter(order_id=envelope.order_id).first()
+    ticket = Ticket.objects.select_for_update().filter(order_id=order_id).first()
     if ticket is None:
         ticket = Ticket(
-            order_id=envelope.order_id, correlation_id=envelope.correlation_id, customer_name="", delivery_address="",
-            items=[], item_count=0, stage=Ticket.Stage.CANCELLED, reason="cancelled before the kitchen received the order",
+            order_id=order_id, correlation_id=correlation_id, customer_name="", delivery_address="", items=[],
+            item_count=0, reason="cancelled before the kitchen received the order",
         )
-        _announce(ticket, Status.CANCELLED, ticket.reason)
+        _move(ticket, Status.CANCELLED, ticket.reason)
         ticket.save()
-        log.info("order %s cancelled before it reached the kitchen", ticket.order_id)
+        log.info("order %s cancelled before it reached the kitchen", order_id)
         return
-    if ticket.stage == Ticket.Stage.CANCELLED:
+    if ticket.stage == Status.CANCELLED:
         return
-    if ticket.stage in _CANCELLABLE:
-        ticket.stage, ticket.next_stage_at = Ticket.Stage.CANCELLED, None
-        ticket.reason = request.reason or "cancelled by the customer"
-        _announce(ticket, Status.CANCELLED, ticket.reason)
+    if ticket.stage in CANCELLABLE:
+        ticket.next_stage_at = None
+        ticket.reason = reason or "cancelled by the customer"
+        _move(ticket, Status.CANCELLED, ticket.reason)
         ticket.save(update_fields=["stage", "next_stage_at", "reason", "sequence", "updated_at"])
-        log.info("order %s cancelled", ticket.order_id)
+        log.info("order %s cancelled", order_id)
         return
-    reason = f"too late to cancel: the order is {ticket.stage}"
-    outbox_add(
-        OutboxMessage,
-        Envelope.new(
-            CancellationDeclined(reason=reason), order_id=ticket.order_id, correlation_id=ticket.correlation_id,
-            source="palmetto",
-        ),
-    )
-    log.info("order %s: cancellation refused (%s)", ticket.order_id, ticket.stage)
-
-
-# Stage -> (next stage, seconds until the one after, or None when the ticket leaves the kitchen).
-def _next(stage: str) -> tuple[str, float | None]:
-    timings = settings.PALMETTO_CONFIG.timings
-    if stage == Ticket.Stage.ACCEPTED:
-        return Ticket.Stage.PREPARING, timings.kitchen_prepare
-    if stage == Ticket.Stage.PREPARING:
-        return Ticket.Stage.READY_FOR_DELIVERY, None
-    raise ValueError(f"a {stage} ticket has no next stage")
+    refusal = f"too late to cancel: the order is {ticket.stage}"
+    publisher.publish(CancellationDeclined(reason=refusal), order_id=order_id, correlation_id=ticket.correlation_id)
+    log.info("order %s: cancellation refused (%s)", order_id, ticket.stage)
 
 
 @transaction.atomic
 def tickets_advance_due(limit: int = 100) -> int:
-    """Move every ticket whose timer is due to its next stage and announce it; return how many moved.
+    """Move every ticket whose timer is due one step along :data:`~common.lifecycle.KITCHEN_STEPS`
+    (ACCEPTED -> PREPARING -> READY_FOR_DELIVERY) and announce it; return how many moved.
 
     ``skip_locked`` lets several worker hosts share the work without blocking each other.
     """
@@ -142,10 +130,9 @@ def tickets_advance_due(limit: int = 100) -> int:
     )
     for ticket in due:
         with bound(ticket.correlation_id):
-            stage, after = _next(ticket.stage)
-            ticket.stage = stage
-            ticket.next_stage_at = None if after is None else now + timedelta(seconds=after)
-            _announce(ticket, Status(stage))
+            step = KITCHEN_STEPS[Status(ticket.stage)]
+            _move(ticket, step.next)
+            ticket.next_stage_at = _due_after(step.next, now)
             ticket.save(update_fields=["stage", "next_stage_at", "sequence", "updated_at"])
-            log.info("order %s is %s", ticket.order_id, stage)
+            log.info("order %s is %s", ticket.order_id, step.next)
     return len(due)

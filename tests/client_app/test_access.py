@@ -94,7 +94,7 @@ def test_register_and_token_endpoints(db):
 
 
 def test_placing_orders_is_throttled_per_customer(alice, bob, monkeypatch):
-    from client_app.orders.api.views import OrderCreateThrottle
+    from client_app.orders.api.orders import OrderCreateThrottle
 
     monkeypatch.setattr(OrderCreateThrottle, "THROTTLE_RATES", {"order_create": "3/minute"})
     assert [place(alice).status_code for _ in range(4)] == [201, 201, 201, 429]

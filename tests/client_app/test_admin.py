@@ -7,10 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from client_app.orders import services
 from client_app.orders.models import MenuItem, Order
 from common.lifecycle import Status
-from tests.support.factories import place_order, status_changed
+from tests.support.factories import apply_status, place_order
 
 pytestmark = pytest.mark.django_db
 
@@ -32,14 +31,14 @@ def test_orders_are_found_by_order_id_and_by_correlation_id(admin_client):
 
 def test_orders_are_filtered_by_status(admin_client):
     waiting, rejected = place_order(), place_order()
-    services.order_apply_status(status_changed(rejected.id, rejected.correlation_id, Status.REJECTED, 1))
+    apply_status(rejected.id, rejected.correlation_id, Status.REJECTED, 1)
     assert listed(admin_client.get(ORDERS, {"status__exact": "REJECTED"})) == {str(rejected.id)}
     assert listed(admin_client.get(ORDERS, {"status__exact": "PLACED"})) == {str(waiting.id)}
 
 
 def test_an_order_page_shows_items_and_history_and_offers_no_edit(admin_client):
     order = place_order(("margherita-30", 2))
-    services.order_apply_status(status_changed(order.id, order.correlation_id, Status.ACCEPTED, 1))
+    apply_status(order.id, order.correlation_id, Status.ACCEPTED, 1)
     page = admin_client.get(f"{ORDERS}{order.id}/change/")
     assert page.status_code == 200
     html = page.content.decode()

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
+import uuid
 
-from client_app.orders import services
+import pytest
+from django.utils import timezone
+
 from client_app.orders.models import Order, OutboxMessage
-from common.events import CancellationDeclined, Envelope, decode
+from client_app.orders.services.tracking import order_cancellation_refused
+from common.events import decode
 from common.lifecycle import Status
 from tests.support.api import place
-from tests.support.factories import status_changed
+from tests.support.factories import apply_status
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +39,7 @@ def test_too_late_is_409(alice):
     order_id = place(alice).json()["orderId"]
     order = Order.objects.get(id=order_id)
     for seq, status in enumerate([Status.ACCEPTED, Status.PREPARING, Status.READY_FOR_DELIVERY], 1):
-        services.order_apply_status(status_changed(order.id, order.correlation_id, status, seq))
+        apply_status(order.id, order.correlation_id, status, seq)
     response = alice.post(f"/api/orders/{order_id}/cancel/")
     assert response.status_code == 409
     assert response.json()["code"] == "too_late_to_cancel"
@@ -47,8 +50,8 @@ def test_kitchen_cancels_and_the_order_ends_cancelled(alice):
     order_id = place(alice).json()["orderId"]
     alice.post(f"/api/orders/{order_id}/cancel/")
     order = Order.objects.get(id=order_id)
-    services.order_apply_status(status_changed(order.id, order.correlation_id, Status.ACCEPTED, 1))
-    services.order_apply_status(status_changed(order.id, order.correlation_id, Status.CANCELLED, 2, reason="by customer"))
+    apply_status(order.id, order.correlation_id, Status.ACCEPTED, 1)
+    apply_status(order.id, order.correlation_id, Status.CANCELLED, 2, reason="by customer")
     body = alice.get(f"/api/orders/{order_id}/").json()
     assert body["status"] == "CANCELLED" and body["cancellation"]["state"] == "CANCELLED"
 
@@ -58,10 +61,10 @@ def test_a_refusal_is_visible_in_the_history(alice):
     alice.post(f"/api/orders/{order_id}/cancel/")
     order = Order.objects.get(id=order_id)
     for seq, status in enumerate([Status.ACCEPTED, Status.PREPARING, Status.READY_FOR_DELIVERY], 1):
-        services.order_apply_status(status_changed(order.id, order.correlation_id, status, seq))
-    services.order_cancellation_refused(
-        Envelope.new(CancellationDeclined(reason="too late: READY_FOR_DELIVERY"), order_id=order.id,
-                     correlation_id=order.correlation_id, source="palmetto")
+        apply_status(order.id, order.correlation_id, status, seq)
+    order_cancellation_refused(
+        order_id=order.id, correlation_id=order.correlation_id, reason="too late: READY_FOR_DELIVERY",
+        event_id=uuid.uuid4(), occurred_at=timezone.now(), source="palmetto",
     )
     body = alice.get(f"/api/orders/{order_id}/").json()
     assert body["status"] == "READY_FOR_DELIVERY"

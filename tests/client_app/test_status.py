@@ -6,11 +6,10 @@ import uuid
 
 import pytest
 
-from client_app.orders import services
 from client_app.orders.models import Order
 from common.errors import InvalidEvent
 from common.lifecycle import Status
-from tests.support.factories import place_order, status_changed
+from tests.support.factories import apply_status, place_order
 
 pytestmark = pytest.mark.django_db
 S = Status
@@ -22,7 +21,7 @@ def order() -> Order:
 
 
 def apply(order: Order, status: Status, sequence: int, **kw) -> bool:
-    return services.order_apply_status(status_changed(order.id, order.correlation_id, status, sequence, **kw))
+    return apply_status(order.id, order.correlation_id, status, sequence, **kw)
 
 
 def history(order: Order) -> list[str]:
@@ -68,9 +67,9 @@ def test_rejection_is_recorded_with_its_reason(order):
 
 def test_event_for_an_unknown_order_is_invalid():
     with pytest.raises(InvalidEvent, match="no order"):
-        services.order_apply_status(status_changed(uuid.uuid4(), "x", S.ACCEPTED, 1))
+        apply_status(uuid.uuid4(), "x", S.ACCEPTED, 1)
 
 
 def test_event_whose_correlation_id_disagrees_is_invalid(order):
     with pytest.raises(InvalidEvent, match="correlation ID"):
-        services.order_apply_status(status_changed(order.id, "someone-else", S.ACCEPTED, 1))
+        apply_status(order.id, "someone-else", S.ACCEPTED, 1)

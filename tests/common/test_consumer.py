@@ -10,7 +10,7 @@ import uuid
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from client_app.orders.service import SERVICE as CLIENT
+from client_app.orders.declaration import SERVICE as CLIENT
 from common.events import OrderStatusChanged
 from common.kafka.consumer import Backoff, ClientStuck, FailureGuard, PartitionConsumer, Subscription
 from common.lifecycle import Status

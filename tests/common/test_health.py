@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 
 from common.devstack.ports import free_port
+from tests.support.config import configure
 
 pytestmark = pytest.mark.django_db
 
@@ -17,13 +18,13 @@ def test_healthz_needs_nothing():
 
 @pytest.mark.integration
 def test_readyz_when_database_and_broker_answer(kafka_bootstrap, settings):
-    settings.PALMETTO_KAFKA_BOOTSTRAP_SERVERS = kafka_bootstrap
+    configure(settings, kafka_bootstrap_servers=kafka_bootstrap)
     response = Client().get("/readyz")
     assert response.status_code == 200 and response.json() == {"status": "ready", "database": "ok", "kafka": "ok"}
 
 
 def test_readyz_names_an_unreachable_broker(settings):
-    settings.PALMETTO_KAFKA_BOOTSTRAP_SERVERS = f"127.0.0.1:{free_port()}"
+    configure(settings, kafka_bootstrap_servers=f"127.0.0.1:{free_port()}")
     response = Client().get("/readyz")
     assert response.status_code == 503
     body = response.json()

@@ -1,10 +1,10 @@
 """Topics are data, and every service's consumer declaration agrees with it."""
 
+from client_app.orders.declaration import SERVICE as CLIENT
 from common.events import REGISTRY
 from common.topics import NOTIFICATIONS, ORDERS, PARTITIONS, TOPICS, all_topic_names, consumer_group
-from client_app.orders.service import SERVICE as CLIENT
-from courier_app.delivery.service import SERVICE as COURIER
-from palmetto_app.kitchen.service import SERVICE as PALMETTO
+from courier_app.delivery.declaration import SERVICE as COURIER
+from palmetto_app.kitchen.declaration import SERVICE as PALMETTO
 
 SERVICES = (CLIENT, PALMETTO, COURIER)
 

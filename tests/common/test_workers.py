@@ -83,6 +83,8 @@ def test_first_signal_stops_cleanly_second_exits_at_once(monkeypatch):
     assert exits == [EXIT_FORCED]
 
 
+# poll_loop resets stale database connections around each step, so it needs the test database.
+@pytest.mark.django_db
 def test_poll_loop_retries_a_failing_step_with_backoff_and_never_skips_it():
     calls: list[float] = []
     stop = threading.Event()
@@ -100,6 +102,8 @@ def test_poll_loop_retries_a_failing_step_with_backoff_and_never_skips_it():
     assert gaps[0] >= 0.05 and gaps[1] >= 0.1 and gaps[2] >= 0.1  # 0.05, 0.1, then capped at 0.1
 
 
+# poll_loop resets stale database connections around each step, so it needs the test database.
+@pytest.mark.django_db
 def test_poll_loop_runs_again_at_once_while_there_is_work_and_idles_when_there_is_none():
     stop = threading.Event()
     results = iter([5, 5, 0])

@@ -6,11 +6,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from django.utils import timezone
 
-from common.lifecycle import Status
 from courier_app.delivery import services
 from courier_app.delivery.models import Courier, Delivery
-from tests.support.factories import status_changed
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +17,9 @@ DELIVERIES = "/admin/delivery/delivery/"
 
 
 def open_delivery() -> Delivery:
-    return services.delivery_open(status_changed(uuid.uuid4(), str(uuid.uuid4()), Status.READY_FOR_DELIVERY, 3))
+    return services.delivery_open(
+        order_id=uuid.uuid4(), correlation_id=str(uuid.uuid4()), ready_sequence=3, ready_at=timezone.now()
+    )
 
 
 def listed(response) -> set[str]:

@@ -5,19 +5,22 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from django.utils import timezone
 
 from common.events import decode
 from common.lifecycle import Status
 from courier_app.delivery import services
+from courier_app.delivery.declaration import SERVICE
 from courier_app.delivery.models import Courier, Delivery, OutboxMessage
-from courier_app.delivery.service import SERVICE
 from tests.support.factories import status_changed
 
 pytestmark = pytest.mark.django_db
 
 
-def ready(sequence: int = 3):
-    return status_changed(uuid.uuid4(), str(uuid.uuid4()), Status.READY_FOR_DELIVERY, sequence)
+def ready(sequence: int = 3) -> dict:
+    """What the declaration hands ``delivery_open`` for a READY_FOR_DELIVERY event."""
+    return {"order_id": uuid.uuid4(), "correlation_id": str(uuid.uuid4()), "ready_sequence": sequence,
+            "ready_at": timezone.now()}
 
 
 def published(order_id) -> list[tuple[str, int, str | None]]:
@@ -38,7 +41,7 @@ def test_only_ready_for_delivery_is_wanted():
 
 def test_ready_order_is_dispatched_then_delivered():
     envelope = ready()
-    services.delivery_open(envelope)
+    services.delivery_open(**envelope)
     assert services.deliveries_dispatch() == 1
     delivery = Delivery.objects.get()
     assert delivery.stage == Delivery.Stage.OUT_FOR_DELIVERY and delivery.courier.busy
@@ -46,24 +49,24 @@ def test_ready_order_is_dispatched_then_delivered():
     delivery.refresh_from_db()
     assert delivery.stage == Delivery.Stage.DELIVERED and not delivery.courier.busy
     name = delivery.courier.name
-    assert published(envelope.order_id) == [("OUT_FOR_DELIVERY", 4, name), ("DELIVERED", 5, None)]
+    assert published(envelope["order_id"]) == [("OUT_FOR_DELIVERY", 4, name), ("DELIVERED", 5, None)]
 
 
 def test_orders_wait_when_no_courier_is_free():
     Courier.objects.exclude(name="Rosa").update(active=False)
     first, second = ready(), ready()
-    services.delivery_open(first)
-    services.delivery_open(second)
+    services.delivery_open(**first)
+    services.delivery_open(**second)
     assert services.deliveries_dispatch() == 1
     assert services.deliveries_dispatch() == 0
-    assert Delivery.objects.get(order_id=second.order_id).stage == Delivery.Stage.WAITING
+    assert Delivery.objects.get(order_id=second["order_id"]).stage == Delivery.Stage.WAITING
     assert services.deliveries_complete_due() == 1  # Rosa is back
     assert services.deliveries_dispatch() == 1
-    assert Delivery.objects.get(order_id=second.order_id).courier.name == "Rosa"
+    assert Delivery.objects.get(order_id=second["order_id"]).courier.name == "Rosa"
 
 
 def test_a_republished_ready_changes_nothing():
     envelope = ready()
-    assert services.delivery_open(envelope) is not None
-    assert services.delivery_open(envelope) is None
+    assert services.delivery_open(**envelope) is not None
+    assert services.delivery_open(**envelope) is None
     assert Delivery.objects.count() == 1

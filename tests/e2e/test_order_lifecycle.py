@@ -8,9 +8,9 @@ import uuid
 import pytest
 
 from common.kafka.admin import describe_partitions
-from tests.support.platform import order_request
 from common.topics import NOTIFICATIONS, ORDERS, all_topic_names, consumer_group
 from tests.support.kafka_tools import committed_offsets, end_offsets, read_all, wait_for
+from tests.support.platform import order_request
 
 pytestmark = pytest.mark.e2e
 

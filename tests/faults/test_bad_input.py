@@ -7,7 +7,7 @@ import uuid
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from common.config import SERVICES
+from common.deployment import NAMES
 from common.events import encode
 from common.lifecycle import Status
 from common.topics import NOTIFICATIONS, ORDERS, consumer_group
@@ -56,7 +56,7 @@ def test_replaying_every_topic_from_the_beginning_changes_nothing(platform):
         stream.wait_for(25)
     invariants.check(stream.acknowledged)
     before = _snapshot(invariants)
-    assert platform.stop_consumers() == {service: 0 for service in SERVICES}
+    assert platform.stop_consumers() == {service: 0 for service in NAMES}
     for service, spec in SPECS.items():
         rewind = Consumer({"bootstrap.servers": platform.bootstrap, "group.id": consumer_group(platform.prefix, service),
                            "enable.auto.commit": False})
@@ -65,11 +65,11 @@ def test_replaying_every_topic_from_the_beginning_changes_nothing(platform):
         rewind.close()
         assert set(committed_offsets(platform.bootstrap, consumer_group(platform.prefix, service),
                                      spec.subscriptions[0].topic.full_name(platform.prefix)).values()) == {0}
-    for service in SERVICES:
+    for service in NAMES:
         platform.start_consumers(service)
     invariants.check(stream.acknowledged)
     assert _snapshot(invariants) == before
-    assert all("already applied; skipped" in platform.log(service) for service in SERVICES)
+    assert all("already applied; skipped" in platform.log(service) for service in NAMES)
 
 
 def test_stale_and_out_of_order_events_move_nothing_backwards(platform):

@@ -9,8 +9,7 @@ import time
 import pytest
 
 from common.topics import NOTIFICATIONS, ORDERS
-from tests.support.invariants import Invariants
-from tests.support.invariants import inject, poison_for
+from tests.support.invariants import Invariants, inject, poison_for
 from tests.support.platform import OrderStream
 
 pytestmark = pytest.mark.faults

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from common.config import SERVICES
+from common.deployment import NAMES
 from tests.support.invariants import Invariants
 from tests.support.kafka_tools import wait_for
 from tests.support.platform import OrderStream
@@ -21,7 +21,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_applies_nothing_twice(platf
     rng = random.Random(20261122)
     with OrderStream(platform) as stream:
         for _ in range(3):
-            for service in SERVICES:
+            for service in NAMES:
                 time.sleep(rng.uniform(0.2, 1.2))
                 platform.kill_consumers(service)
                 time.sleep(rng.uniform(0.0, 0.5))
@@ -40,9 +40,9 @@ def test_crash_after_the_database_commit_before_the_offset_commit(platform):
                            timeout=60, what="a consumer process to crash at the injected point")
     # Processes that have not reached the crash point yet would crash later: stop them cleanly, then
     # run every service again without the fault.
-    platform.stop_consumers(*[s for s in SERVICES if s not in crashed])
+    platform.stop_consumers(*[s for s in NAMES if s not in crashed])
     platform.env.pop("PALMETTO_FAULT_CRASH_BEFORE_OFFSET_COMMIT")
-    for service in SERVICES:
+    for service in NAMES:
         platform.start_consumers(service)
     Invariants(platform).check(stream.acknowledged)
     # The crashed batches came back and the inbox absorbed them.
@@ -54,13 +54,13 @@ def test_sigterm_stops_cleanly_and_redelivers_nothing(platform):
     with OrderStream(platform) as stream:
         stream.wait_for(20)
         codes = platform.stop_consumers()
-        assert codes == {service: 0 for service in SERVICES}
-        sizes = {service: len(platform.log(service)) for service in SERVICES}
-        for service in SERVICES:
+        assert codes == {service: 0 for service in NAMES}
+        sizes = {service: len(platform.log(service)) for service in NAMES}
+        for service in NAMES:
             platform.start_consumers(service)
         stream.wait_for(40)
     Invariants(platform).check(stream.acknowledged)
-    for service in SERVICES:
+    for service in NAMES:
         after = platform.log(service)[sizes[service]:]
         assert SKIPPED not in after, f"{service} was redelivered something after a clean stop"
         assert "stopped cleanly" in platform.log(service)[: sizes[service]]

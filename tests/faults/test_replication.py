@@ -17,8 +17,8 @@ import time
 import pytest
 from confluent_kafka.admin import AdminClient
 
+from common.deployment import NAMES
 from common.devstack import stack
-from common.config import SERVICES
 from common.devstack.kafka_broker import KafkaBroker
 from common.topics import NOTIFICATIONS, ORDERS
 from tests.support.invariants import Invariants
@@ -46,7 +46,7 @@ def lost_acknowledged(invariants: Invariants) -> dict[str, int]:
     is not counted as lost.
     """
     sent = {service: {str(r[0]) for r in invariants.rows(
-        service, "SELECT event_id FROM {t}_outboxmessage WHERE sent_at IS NOT NULL")} for service in SERVICES}
+        service, "SELECT event_id FROM {t}_outboxmessage WHERE sent_at IS NOT NULL")} for service in NAMES}
     time.sleep(2 * FOLLOWER_LAG_MS / 1000)
     on_kafka = set()
     for topic in (ORDERS, NOTIFICATIONS):
@@ -77,7 +77,7 @@ def test_leader_killed_under_acks1_load_and_reconciliation_brings_every_order_ho
             # Reconcile every service: stuck orders' last events are published again; consumers skip
             # what they already applied (same event ids) and apply what Kafka lost.
             for _ in range(3):
-                for service in SERVICES:
+                for service in NAMES:
                     stack.manage(service, "reconcile", "--older-than", "0", env=platform.env)
                 try:
                     invariants.wait_until_settled(stream.acknowledged, timeout=60)

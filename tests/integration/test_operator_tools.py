@@ -19,34 +19,32 @@ from django.core.management.base import CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from client_app.orders.declaration import SERVICE as CLIENT
 from client_app.orders.models import InboxEvent as ClientInbox
 from client_app.orders.models import Order
 from client_app.orders.models import OutboxMessage as ClientOutbox
-from client_app.orders.service import SERVICE as CLIENT
-from common.events import CancellationRequested, Envelope, decode, encode
+from common import deployment
 from common.devstack.ports import free_port
+from common.events import CancellationRequested, decode, encode
 from common.lifecycle import Status
-from common.outbox import OutboxRelay, outbox_add, outbox_add_status
+from common.outbox import OutboxRelay
 from common.topics import NOTIFICATIONS, ORDERS, consumer_group
-from courier_app.delivery.models import Delivery
+from courier_app.delivery import services as delivery_services
+from courier_app.delivery.declaration import SERVICE as COURIER
+from courier_app.delivery.models import Courier, Delivery
 from courier_app.delivery.models import OutboxMessage as CourierOutbox
-from courier_app.delivery.service import SERVICE as COURIER
 from palmetto_app.kitchen import services as kitchen
+from palmetto_app.kitchen.declaration import SERVICE as PALMETTO
 from palmetto_app.kitchen.models import OutboxMessage as KitchenOutbox
 from palmetto_app.kitchen.models import Ticket
-from palmetto_app.kitchen.service import SERVICE as PALMETTO
-from tests.support.factories import order_placed, status_changed
-from tests.support.workers import consumer_for, create_order, producer, running
+from tests.support.config import configure
+from tests.support.factories import open_ticket, order_placed, status_changed
 from tests.support.kafka_tools import committed_offsets, produce_raw, read_all, wait_for
+from tests.support.workers import consumer_for, create_order, producer, running
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 REPO = Path(__file__).resolve().parents[2]
-SERVICE_PATHS = {
-    "client": "client_app.orders.service.SERVICE",
-    "palmetto": "palmetto_app.kitchen.service.SERVICE",
-    "courier": "courier_app.delivery.service.SERVICE",
-}
 
 
 def run(*args: str) -> str:
@@ -140,8 +138,8 @@ def test_bad_input_is_a_clear_command_error(kafka_topics):
 
 
 def test_an_unreachable_broker_is_a_command_error_within_seconds(settings):
-    settings.PALMETTO_KAFKA_BOOTSTRAP_SERVERS = f"127.0.0.1:{free_port()}"  # nothing listens there
-    settings.PALMETTO_SERVICE = SERVICE_PATHS["palmetto"]
+    configure(settings, kafka_bootstrap_servers=f"127.0.0.1:{free_port()}")  # nothing listens there
+    settings.PALMETTO_SERVICE = deployment.PALMETTO
     for command, limit in (
         (("deadletters", "list"), 10),  # the default timeout
         (("consumerlag", "--json"), 10),
@@ -214,7 +212,7 @@ def test_replay_refuses_messages_that_do_not_say_where_they_came_from(kafka_boot
 
 
 def test_consumerlag_shows_committed_end_and_lag_per_partition(kafka_bootstrap, kafka_topics, settings):
-    settings.PALMETTO_SERVICE = SERVICE_PATHS["palmetto"]
+    settings.PALMETTO_SERVICE = deployment.PALMETTO
     orders = ORDERS.full_name(kafka_topics)
 
     def publish(count: int, partition: int) -> None:
@@ -259,7 +257,7 @@ def _age(model, order_id: uuid.UUID, **ages: timedelta) -> None:
 def _kitchen_ticket(ready: bool = True) -> uuid.UUID:
     envelope = order_placed()
     with transaction.atomic():
-        kitchen.ticket_open(envelope)
+        open_ticket(envelope)
     if ready:
         kitchen.tickets_advance_due()  # zero timings: PREPARING now, READY_FOR_DELIVERY next
         kitchen.tickets_advance_due()
@@ -277,7 +275,7 @@ def _latest(model, order_id: uuid.UUID):
 def test_reconcile_requeues_the_latest_event_of_quiet_orders_and_the_relay_sends_it_with_the_same_id(
     kafka_bootstrap, kafka_topics, settings
 ):
-    settings.PALMETTO_SERVICE = SERVICE_PATHS["palmetto"]
+    settings.PALMETTO_SERVICE = deployment.PALMETTO
     stuck, fresh, ancient, pending = (_kitchen_ticket() for _ in range(4))
     assert KitchenOutbox.objects.filter(order_id=stuck).count() == 3  # ACCEPTED, PREPARING, READY_FOR_DELIVERY
     KitchenOutbox.objects.exclude(order_id=pending).update(sent_at=timezone.now())
@@ -320,14 +318,14 @@ def test_reconcile_requeues_the_latest_event_of_quiet_orders_and_the_relay_sends
 
 
 def test_client_reconciles_unfinished_orders_only(settings):
-    settings.PALMETTO_SERVICE = SERVICE_PATHS["client"]
+    settings.PALMETTO_SERVICE = deployment.CLIENT
     placed, cancelling, delivered, recent = (uuid.uuid4() for _ in range(4))
     for order_id in (placed, cancelling, delivered, recent):
         correlation_id = f"c-{order_id.hex[:12]}"
         create_order(order_id, correlation_id, status=Status.DELIVERED if order_id == delivered else Status.PLACED)
-        outbox_add(ClientOutbox, order_placed(order_id=order_id, correlation_id=correlation_id))
-    outbox_add(ClientOutbox, Envelope.new(CancellationRequested(reason=None), order_id=cancelling,
-                                          correlation_id=f"c-{cancelling.hex[:12]}", source="client"))
+        CLIENT.publisher.write(order_placed(order_id=order_id, correlation_id=correlation_id))
+    CLIENT.publisher.publish(CancellationRequested(reason=None), order_id=cancelling,
+                             correlation_id=f"c-{cancelling.hex[:12]}")
     ClientOutbox.objects.update(sent_at=timezone.now())
     for order_id in (placed, cancelling, delivered):
         Order.objects.filter(id=order_id).update(updated_at=timezone.now() - timedelta(minutes=30))
@@ -341,7 +339,7 @@ def test_client_reconciles_unfinished_orders_only(settings):
 
 
 def test_courier_counts_a_delivery_changed_when_its_stage_moved(settings):
-    settings.PALMETTO_SERVICE = SERVICE_PATHS["courier"]
+    settings.PALMETTO_SERVICE = deployment.COURIER
     now = timezone.now()
     out_for_delivery, just_delivered, waiting = (uuid.uuid4() for _ in range(3))
     for order_id, stage in ((out_for_delivery, Delivery.Stage.OUT_FOR_DELIVERY),
@@ -349,17 +347,14 @@ def test_courier_counts_a_delivery_changed_when_its_stage_moved(settings):
         Delivery.objects.create(order_id=order_id, correlation_id=f"c-{order_id.hex[:12]}", stage=stage, sequence=3,
                                 ready_at=now - timedelta(hours=1))
         if stage != Delivery.Stage.WAITING:
-            outbox_add_status(CourierOutbox, source="courier", order_id=order_id,
-                              correlation_id=f"c-{order_id.hex[:12]}", status=Status.OUT_FOR_DELIVERY, sequence=4,
-                              courier="Rosa")
-    outbox_add_status(CourierOutbox, source="courier", order_id=just_delivered,
-                      correlation_id=f"c-{just_delivered.hex[:12]}", status=Status.DELIVERED, sequence=5)
+            COURIER.publisher.announce(Status.OUT_FOR_DELIVERY, order_id=order_id,
+                                       correlation_id=f"c-{order_id.hex[:12]}", sequence=4, courier="Rosa")
+    COURIER.publisher.announce(Status.DELIVERED, order_id=just_delivered,
+                               correlation_id=f"c-{just_delivered.hex[:12]}", sequence=5)
     CourierOutbox.objects.update(sent_at=now)
-    _age(Delivery, out_for_delivery, updated_at=timedelta(minutes=20), picked_up_at=timedelta(minutes=15))
+    _age(Delivery, out_for_delivery, updated_at=timedelta(minutes=20))
     _age(Delivery, waiting, updated_at=timedelta(minutes=10))
-    # Its row has not been saved for hours, but it was delivered a minute ago: not quiet for long enough.
-    _age(Delivery, just_delivered, updated_at=timedelta(hours=1), picked_up_at=timedelta(hours=1),
-         delivered_at=timedelta(minutes=1))
+    _age(Delivery, just_delivered, updated_at=timedelta(minutes=1))  # delivered a minute ago: not quiet long enough
 
     assert COURIER.stuck_orders(now - timedelta(days=1), now - timedelta(minutes=5)) == [out_for_delivery, waiting]
     out = run("reconcile")
@@ -367,8 +362,17 @@ def test_courier_counts_a_delivery_changed_when_its_stage_moved(settings):
     assert "re-queued the latest event of 1 order: OrderStatusChanged OUT_FOR_DELIVERY x1\n" in out
     assert "1 other order: latest event still waiting in the outbox, or no event of its own" in out  # WAITING
     assert _unsent(CourierOutbox) == {_latest(CourierOutbox, out_for_delivery).event_id}
-    fresh = Delivery.objects.create(order_id=uuid.uuid4(), correlation_id="c-new", sequence=3, ready_at=now)
-    assert fresh.updated_at >= now  # the new column is stamped on every save
+
+    # The selector reads updated_at alone because every stage move stamps it: a delivery quiet for an
+    # hour is dispatched, then delivered, and each move makes it recent again.
+    Courier.objects.create(name="Tomasz")  # transactional tests start without the seeded couriers
+    moved = delivery_services.delivery_open(order_id=uuid.uuid4(), correlation_id="c-moved", ready_sequence=3,
+                                            ready_at=now - timedelta(days=2))
+    for move in (delivery_services.deliveries_dispatch, delivery_services.deliveries_complete_due):
+        _age(Delivery, moved.order_id, updated_at=timedelta(hours=1))
+        before = timezone.now()
+        move()
+        assert Delivery.objects.get(order_id=moved.order_id).updated_at >= before
 
 
 def test_commands_of_one_service_say_when_run_without_one(settings, kafka_topics):

@@ -11,27 +11,27 @@ import pytest
 from django.core.management import call_command
 from django.db import OperationalError, connections, transaction
 
-from client_app.orders.service import SERVICE as CLIENT
+from client_app.orders.declaration import SERVICE as CLIENT
 from common.errors import ConsumerHalted
 from common.events import OrderPlaced, decode, encode
 from common.kafka.consumer import Subscription
 from common.lifecycle import Status
-from common.outbox import OutboxRelay, outbox_add
+from common.outbox import OutboxRelay
 from common.topics import NOTIFICATIONS, ORDERS, consumer_group
+from palmetto_app.kitchen.declaration import SERVICE as PALMETTO
 from palmetto_app.kitchen.models import InboxEvent as KitchenInbox
 from palmetto_app.kitchen.models import OutboxMessage as KitchenOutbox
 from palmetto_app.kitchen.models import Ticket
-from palmetto_app.kitchen.service import SERVICE as PALMETTO
+from tests.support.config import configure
 from tests.support.factories import order_placed, status_changed
-from tests.support.workers import consumer_for, create_order, producer, running
 from tests.support.kafka_tools import committed_offsets, end_offsets, produce_raw, read_all, wait_for
+from tests.support.workers import consumer_for, create_order, producer, running
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 def test_createtopics_creates_three_partitions_each_and_is_idempotent(kafka_bootstrap, topic_prefix, settings, capsys):
-    settings.PALMETTO_KAFKA_BOOTSTRAP_SERVERS = kafka_bootstrap
-    settings.PALMETTO_TOPIC_PREFIX = topic_prefix
+    configure(settings, kafka_bootstrap_servers=kafka_bootstrap, topic_prefix=topic_prefix)
     call_command("createtopics")
     first = capsys.readouterr().out
     call_command("createtopics")
@@ -45,7 +45,7 @@ def test_relay_publishes_committed_events_keyed_by_correlation_id_and_marks_them
     envelopes = [order_placed() for _ in range(5)]
     with transaction.atomic():
         for envelope in envelopes:
-            outbox_add(CLIENT.outbox, envelope)
+            CLIENT.publisher.write(envelope)
     relay = OutboxRelay(CLIENT.outbox, producer(kafka_bootstrap), topic_prefix=kafka_topics)
     assert relay.publish_batch() == 5
     assert relay.publish_batch() == 0
@@ -60,10 +60,9 @@ def test_relay_publishes_committed_events_keyed_by_correlation_id_and_marks_them
 
 
 def test_a_rolled_back_change_publishes_nothing(kafka_bootstrap, kafka_topics):
-    with pytest.raises(RuntimeError):
-        with transaction.atomic():
-            outbox_add(CLIENT.outbox, order_placed())
-            raise RuntimeError("the change failed after the event was queued")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        CLIENT.publisher.write(order_placed())
+        raise RuntimeError("the change failed after the event was queued")
     relay = OutboxRelay(CLIENT.outbox, producer(kafka_bootstrap), topic_prefix=kafka_topics)
     assert relay.publish_batch() == 0
     assert read_all(kafka_bootstrap, ORDERS.full_name(kafka_topics), timeout=2) == []
@@ -154,12 +153,13 @@ def test_transient_failures_are_retried_in_place_and_nothing_is_committed_meanwh
 
 
 def test_courier_ignores_everything_but_ready_for_delivery(kafka_bootstrap, kafka_topics):
+    import uuid
+
+    from common.lifecycle import Status
+    from courier_app.delivery.declaration import SERVICE as COURIER
     from courier_app.delivery.models import Delivery
     from courier_app.delivery.models import InboxEvent as CourierInbox
-    from courier_app.delivery.service import SERVICE as COURIER
-    from common.lifecycle import Status
     from tests.support.factories import status_changed
-    import uuid
 
     notifications = NOTIFICATIONS.full_name(kafka_topics)
     oid, cid = uuid.uuid4(), "order-77"

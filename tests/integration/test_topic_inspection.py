@@ -7,11 +7,12 @@ import time
 import pytest
 from django.contrib.auth.models import User
 
-from common.events import encode
 from common.devstack.ports import free_port
+from common.events import encode
 from common.lifecycle import Status
 from common.topics import NOTIFICATIONS, ORDERS
 from tests.support.api import client_for
+from tests.support.config import configure
 from tests.support.factories import order_placed, status_changed
 from tests.support.kafka_tools import produce_raw
 
@@ -52,7 +53,7 @@ def test_unknown_topic_is_404_and_customers_are_403(staff, kafka_topics):
 
 
 def test_unreachable_broker_is_503_within_seconds(staff, settings):
-    settings.PALMETTO_KAFKA_BOOTSTRAP_SERVERS = f"127.0.0.1:{free_port()}"  # nothing listens there
+    configure(settings, kafka_bootstrap_servers=f"127.0.0.1:{free_port()}")  # nothing listens there
     started = time.monotonic()
     response = staff.get("/api/topics/orders/order-ids/")
     elapsed = time.monotonic() - started

@@ -8,9 +8,10 @@ import pytest
 from django.utils import timezone
 
 from common.events import decode
+from common.lifecycle import Status
 from palmetto_app.kitchen import services
 from palmetto_app.kitchen.models import OutboxMessage, Ticket, UnavailableItem
-from tests.support.factories import order_placed
+from tests.support.factories import open_ticket, order_placed
 
 pytestmark = pytest.mark.django_db
 
@@ -22,20 +23,20 @@ def published(order_id) -> list[tuple[str, int]]:
 
 def test_accepted_order_moves_through_the_kitchen_when_timers_are_due():
     envelope = order_placed(("margherita-30", 2))
-    ticket = services.ticket_open(envelope)
-    assert ticket.stage == Ticket.Stage.ACCEPTED
+    ticket = open_ticket(envelope)
+    assert ticket.stage == Status.ACCEPTED
     # Timings are zero in tests: each stage is due at once.
     assert services.tickets_advance_due() == 1
     assert services.tickets_advance_due() == 1
     assert services.tickets_advance_due() == 0
     ticket.refresh_from_db()
-    assert ticket.stage == Ticket.Stage.READY_FOR_DELIVERY and ticket.next_stage_at is None
+    assert ticket.stage == Status.READY_FOR_DELIVERY and ticket.next_stage_at is None
     assert published(envelope.order_id) == [("ACCEPTED", 1), ("PREPARING", 2), ("READY_FOR_DELIVERY", 3)]
     assert all(r.key == envelope.correlation_id for r in OutboxMessage.objects.all())
 
 
 def test_timers_not_yet_due_wait():
-    ticket = services.ticket_open(order_placed())
+    ticket = open_ticket(order_placed())
     Ticket.objects.filter(pk=ticket.pk).update(next_stage_at=timezone.now() + timedelta(minutes=5))
     assert services.tickets_advance_due() == 0
 
@@ -43,53 +44,51 @@ def test_timers_not_yet_due_wait():
 def test_unavailable_item_is_rejected_with_a_reason():
     UnavailableItem.objects.create(item_id="diavola-40", reason="out of salami")
     envelope = order_placed(("margherita-30", 1), ("diavola-40", 1))
-    ticket = services.ticket_open(envelope)
-    assert ticket.stage == Ticket.Stage.REJECTED
+    ticket = open_ticket(envelope)
+    assert ticket.stage == Status.REJECTED
     assert "diavola-40" in ticket.reason and "salami" in ticket.reason
     assert published(envelope.order_id) == [("REJECTED", 1)]
     assert services.tickets_advance_due() == 0
 
 
 def test_too_large_an_order_is_rejected():
-    ticket = services.ticket_open(order_placed(("margherita-30", 41)))
-    assert ticket.stage == Ticket.Stage.REJECTED and "catering" in ticket.reason
+    ticket = open_ticket(order_placed(("margherita-30", 41)))
+    assert ticket.stage == Status.REJECTED and "catering" in ticket.reason
 
 
 def test_the_same_order_twice_opens_one_ticket():
     first = order_placed()
     again = order_placed(order_id=first.order_id, correlation_id=first.correlation_id)
-    assert services.ticket_open(first) is not None
-    assert services.ticket_open(again) is None
+    assert open_ticket(first) is not None
+    assert open_ticket(again) is None
     assert Ticket.objects.count() == 1 and OutboxMessage.objects.count() == 1
 
 
-def cancel_request(envelope):
-    from common.events import CancellationRequested, Envelope
-
-    return Envelope.new(CancellationRequested(reason="changed my mind"), order_id=envelope.order_id,
-                        correlation_id=envelope.correlation_id, source="client")
+def cancel(envelope) -> None:
+    """The customer of ``envelope``'s order asks to cancel, as the kitchen's declaration hands it on."""
+    services.ticket_cancel(order_id=envelope.order_id, correlation_id=envelope.correlation_id, reason="changed my mind")
 
 
 def test_cancellation_before_the_food_is_ready_cancels_the_ticket():
     envelope = order_placed()
-    services.ticket_open(envelope)
+    open_ticket(envelope)
     services.tickets_advance_due()  # PREPARING
-    services.ticket_cancel(cancel_request(envelope))
+    cancel(envelope)
     ticket = Ticket.objects.get(order_id=envelope.order_id)
-    assert ticket.stage == Ticket.Stage.CANCELLED and ticket.next_stage_at is None
+    assert ticket.stage == Status.CANCELLED and ticket.next_stage_at is None
     assert services.tickets_advance_due() == 0  # never reaches READY_FOR_DELIVERY, so never the courier
     assert published(envelope.order_id) == [("ACCEPTED", 1), ("PREPARING", 2), ("CANCELLED", 3)]
-    services.ticket_cancel(cancel_request(envelope))  # asked again: nothing new
+    cancel(envelope)  # asked again: nothing new
     assert OutboxMessage.objects.filter(order_id=envelope.order_id).count() == 3
 
 
 def test_cancellation_once_ready_is_declined():
     envelope = order_placed()
-    services.ticket_open(envelope)
+    open_ticket(envelope)
     services.tickets_advance_due()
     services.tickets_advance_due()
-    services.ticket_cancel(cancel_request(envelope))
-    assert Ticket.objects.get(order_id=envelope.order_id).stage == Ticket.Stage.READY_FOR_DELIVERY
+    cancel(envelope)
+    assert Ticket.objects.get(order_id=envelope.order_id).stage == Status.READY_FOR_DELIVERY
     last = OutboxMessage.objects.filter(order_id=envelope.order_id).order_by("id").last()
     assert last.event_type == "CancellationDeclined"
     assert "READY_FOR_DELIVERY" in decode(last.value.encode()).payload.reason
@@ -97,7 +96,7 @@ def test_cancellation_once_ready_is_declined():
 
 def test_a_cancellation_that_overtook_its_order_wins():
     envelope = order_placed()
-    services.ticket_cancel(cancel_request(envelope))
-    assert services.ticket_open(envelope) is None
-    assert Ticket.objects.get(order_id=envelope.order_id).stage == Ticket.Stage.CANCELLED
+    cancel(envelope)
+    assert open_ticket(envelope) is None
+    assert Ticket.objects.get(order_id=envelope.order_id).stage == Status.CANCELLED
     assert published(envelope.order_id) == [("CANCELLED", 1)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from common import events
@@ -30,18 +31,29 @@ def order_placed(*lines: tuple[str, int], order_id: uuid.UUID | None = None, cor
     )
 
 
-def status_changed(
-    order_id: uuid.UUID, correlation_id: str, status: Status, sequence: int, *, source: str = "palmetto", **extra
-) -> Envelope:
+def change(status: Status, sequence: int, **extra) -> OrderStatusChanged:
+    """A valid status change: a courier for OUT_FOR_DELIVERY and a reason for REJECTED unless given."""
     if status == Status.OUT_FOR_DELIVERY:
         extra.setdefault("courier", "Rosa")
     if status == Status.REJECTED:
         extra.setdefault("reason", "out of dough")
-    return Envelope.new(
-        OrderStatusChanged(status=status, sequence=sequence, **extra),
-        order_id=order_id,
-        correlation_id=correlation_id,
-        source=source,
+    return OrderStatusChanged(status=status, sequence=sequence, **extra)
+
+
+def status_changed(
+    order_id: uuid.UUID, correlation_id: str, status: Status, sequence: int, *, source: str = "palmetto", **extra
+) -> Envelope:
+    return Envelope.new(change(status, sequence, **extra), order_id=order_id, correlation_id=correlation_id, source=source)
+
+
+def apply_status(order_id: uuid.UUID, correlation_id: str, status: Status, sequence: int, *, source: str = "palmetto",
+                 **extra) -> bool:
+    """The Client App's service applying a status change, called as its declaration calls it."""
+    from client_app.orders.services.tracking import order_apply_status
+
+    return order_apply_status(
+        order_id=order_id, correlation_id=correlation_id, change=change(status, sequence, **extra),
+        event_id=uuid.uuid4(), occurred_at=datetime.now(UTC), source=source,
     )
 
 
@@ -49,12 +61,20 @@ def place_order(*lines: tuple[str, int]):
     """A Client App order placed through its service (items, PLACED history entry, queued OrderPlaced)."""
     from django.contrib.auth.models import User
 
-    from client_app.orders import services
+    from client_app.orders.services.placing import order_place
+    from client_app.orders.services.pricing import LineRequest
 
-    return services.order_place(
+    return order_place(
         customer_account=User.objects.create_user(f"customer-{uuid.uuid4().hex[:8]}"),
         correlation_id=str(uuid.uuid4()),
         customer=events.Customer("Ada", "+1 555 0100"),
         address=events.DeliveryAddress("12 Harbour Road", "Charleston", "29401"),
-        lines=[services.LineRequest(item_id, quantity) for item_id, quantity in (lines or (("margherita-30", 1),))],
+        lines=[LineRequest(item_id, quantity) for item_id, quantity in (lines or (("margherita-30", 1),))],
     ).order
+
+
+def open_ticket(placed: Envelope[OrderPlaced]):
+    """The kitchen's service opening a ticket for ``placed``, called as its declaration calls it."""
+    from palmetto_app.kitchen.services import ticket_open
+
+    return ticket_open(order_id=placed.order_id, correlation_id=placed.correlation_id, order=placed.payload)

@@ -21,20 +21,21 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import psycopg
+from django.utils.module_loading import import_string
 
-from client_app.orders.service import SERVICE as CLIENT
+from common import deployment
+from common.declaration import Service
 from common.errors import InvalidEvent
 from common.events import decode, encode
 from common.lifecycle import TERMINAL, Status, can_move
 from common.topics import NOTIFICATIONS, ORDERS, TOPICS, Topic, consumer_group
-from courier_app.delivery.service import SERVICE as COURIER
-from palmetto_app.kitchen.service import SERVICE as PALMETTO
+from tests.support.factories import order_placed, status_changed
 from tests.support.kafka_tools import Record, committed_offsets, consumed_to_end, produce_raw, read_all
 from tests.support.platform import Platform
-from tests.support.factories import order_placed, status_changed
 
-SERVICES = {"client": CLIENT, "palmetto": PALMETTO, "courier": COURIER}
-TABLE_PREFIX = {"client": "orders", "palmetto": "kitchen", "courier": "delivery"}
+# Each service's declaration by name, and the Django app label its tables start with.
+SERVICES: dict[str, Service] = {spec.name: import_string(spec.declaration) for spec in deployment.SERVICES}
+TABLE_PREFIX = {name: service.inbox._meta.app_label for name, service in SERVICES.items()}
 
 
 @dataclass(frozen=True)

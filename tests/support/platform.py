@@ -12,15 +12,15 @@ import subprocess
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 import requests
 
+from common.deployment import NAMES, SERVICES
 from common.devstack import stack
-from common.config import DATABASE_URL_ENV, SERVICES
 from common.devstack.ports import free_port
 
 ZERO_TIMINGS = {
@@ -103,12 +103,12 @@ def running_platform(bootstrap: str, database_factory: Callable[[str], str], log
         "PALMETTO_ORDER_RATE": "100000/minute",
     } | (env_overrides or {})
     env.pop("DJANGO_SETTINGS_MODULE", None)
-    db_urls = {service: database_factory(f"{prefix.rstrip('.')}_{service}") for service in SERVICES}
-    for service, url in db_urls.items():
-        env[DATABASE_URL_ENV[service]] = url
+    db_urls = {spec.name: database_factory(f"{prefix.rstrip('.')}_{spec.name}") for spec in SERVICES}
+    for spec in SERVICES:
+        env[spec.database_env] = db_urls[spec.name]
     try:
         stack.manage("client", "createtopics", f"--replication-factor={replication_factor}", env=env)
-        for service in SERVICES:
+        for service in NAMES:
             stack.manage(service, "migrate", "--noinput", env=env)
     except subprocess.CalledProcessError as exc:
         raise AssertionError(f"{exc.cmd} failed:\n{exc.stdout}\n{exc.stderr}") from exc
@@ -117,7 +117,7 @@ def running_platform(bootstrap: str, database_factory: Callable[[str], str], log
                         db_urls=db_urls, port=port)
     try:
         platform.start_web()
-        for service in SERVICES:
+        for service in NAMES:
             platform.start_consumers(service)
         yield platform
     finally:
@@ -168,7 +168,7 @@ class OrderStream:
         else:
             self.refused[response.status_code] = self.refused.get(response.status_code, 0) + 1
 
-    def __enter__(self) -> "OrderStream":
+    def __enter__(self) -> OrderStream:
         self._thread.start()
         return self
 

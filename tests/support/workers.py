@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Iterator
 
 from client_app.orders.models import Order
+from common.declaration import Service
 from common.kafka.consumer import Backoff, PartitionConsumer, Subscription
 from common.kafka.producer import Producer
-from common.service import Service
 from common.workers import Worker
 
 

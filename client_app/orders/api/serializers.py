@@ -7,7 +7,7 @@ from rest_framework import serializers
 from common.lifecycle import Status
 
 from ..models import MenuItem, Order, OrderItem, OrderStatusChange
-from ..services import MAX_LINES, MAX_QUANTITY
+from ..services.pricing import MAX_LINES, MAX_QUANTITY
 
 PHONE_RE = r"^\+?[0-9][0-9 ()./-]{3,30}$"
 POSTAL_CODE_RE = r"^[A-Za-z0-9][A-Za-z0-9 -]{1,14}[A-Za-z0-9]$"

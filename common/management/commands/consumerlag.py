@@ -35,7 +35,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         bootstrap, service = bootstrap_servers(), this_service()
-        prefix = settings.PALMETTO_TOPIC_PREFIX
+        prefix = settings.PALMETTO_CONFIG.topic_prefix
         topics = [s.topic.full_name(prefix) for s in service.subscriptions]
         with kafka_errors(bootstrap):
             lag = group_lag(bootstrap, consumer_group(prefix, service.name), topics, timeout=options["timeout"])

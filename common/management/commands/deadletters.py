@@ -108,7 +108,7 @@ class Command(BaseCommand):
             raise CommandError(f"list takes no TOPIC POSITION (got {' '.join(target)}); use --topic")
         if limit is not None and limit < 1:
             raise CommandError("--limit must be at least 1")
-        prefix = settings.PALMETTO_TOPIC_PREFIX
+        prefix = settings.PALMETTO_CONFIG.topic_prefix
         for topic in [parse_topic(only)] if only else TOPICS:
             page = list_dead_letters(bootstrap, topic.dlt_name(prefix), limit=limit, timeout=timeout)
             shown = f", showing the oldest {len(page.letters)}" if len(page.letters) < page.total else ""
@@ -126,7 +126,7 @@ class Command(BaseCommand):
         if len(target) != 2:
             raise CommandError("usage: deadletters show TOPIC PARTITION:OFFSET, e.g. show orders.DLT 1:42")
         topic, position = parse_topic(target[0]), parse_position(target[1])
-        dlt = topic.dlt_name(settings.PALMETTO_TOPIC_PREFIX)
+        dlt = topic.dlt_name(settings.PALMETTO_CONFIG.topic_prefix)
         [letter] = fetch_dead_letters(bootstrap, dlt, [position], timeout=timeout)
         written = letter.written_at.isoformat() if letter.written_at else "?"
         self.stdout.write(f"dead letter  {dlt} {letter.position} (written {written})")
@@ -145,7 +145,7 @@ class Command(BaseCommand):
         if len(target) < 2:
             raise CommandError("usage: deadletters replay TOPIC PARTITION:OFFSET [...], e.g. replay orders 1:42")
         topic, positions = parse_topic(target[0]), [parse_position(raw) for raw in target[1:]]
-        prefix = settings.PALMETTO_TOPIC_PREFIX
+        prefix = settings.PALMETTO_CONFIG.topic_prefix
         dlt = topic.dlt_name(prefix)
         letters = fetch_dead_letters(bootstrap, dlt, positions, timeout=timeout)
         for replayed in replay_dead_letters(bootstrap, letters, expected_topic=topic.full_name(prefix)):

@@ -27,8 +27,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from common.kafka.consumer import PartitionConsumer
 from common.kafka.producer import Producer
-from common.outbox import OutboxRelay
 from common.management.kafka import bootstrap_servers, this_service
+from common.outbox import OutboxRelay
 from common.topics import PARTITIONS
 from common.workers import Supervisor, TickLoop
 
@@ -63,7 +63,7 @@ class Command(BaseCommand):
         partitions = parse_partitions(options["partitions"])
         service = this_service()
         config = settings.PALMETTO_CONFIG
-        prefix = settings.PALMETTO_TOPIC_PREFIX
+        prefix = settings.PALMETTO_CONFIG.topic_prefix
 
         def producer(role: str) -> Producer:
             return Producer(bootstrap, client_id=f"{service.name}-{role}", message_timeout_ms=config.kafka_message_timeout_ms)

@@ -1,0 +1,167 @@
+"""The customer's orders: place, list, read, cancel; and the menu. Thin views over services and selectors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.generics import ListAPIView
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
+from rest_framework.views import APIView
+
+from common import correlation, events
+from common.http import rebind_correlation_id
+
+from .. import selectors
+from ..models import Order
+from ..services.cancelling import order_request_cancel
+from ..services.placing import Idempotency, order_place
+from ..services.pricing import LineRequest
+from .serializers import CancelIn, MenuItemOut, OrderCreateIn, OrderListQuery, OrderOut, OrderSummaryOut
+
+CORRELATION_PARAM = OpenApiParameter(
+    correlation.HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    description="Correlation ID for this order (1-64 of [A-Za-z0-9._:-]); minted when absent. Echoed in the response.",
+)
+IDEMPOTENCY_PARAM = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description="1-100 printable characters. The same key with the same body returns the original order; "
+    "with a different body the request is refused with 422.",
+)
+IDEMPOTENCY_KEY_MAX = 100
+
+
+class OrderCreateThrottle(UserRateThrottle):
+    """Limits how fast one customer can place orders (PALMETTO_ORDER_RATE); reads are not limited."""
+
+    scope = "order_create"
+
+    def allow_request(self, request, view) -> bool:
+        return request.method != "POST" or super().allow_request(request, view)
+
+
+def _idempotency(request: Request) -> Idempotency | None:
+    """The request's ``Idempotency-Key`` with a fingerprint of its body (canonical JSON, SHA-256)."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not (0 < len(key) <= IDEMPOTENCY_KEY_MAX and key.isprintable()):
+        raise ValidationError({"Idempotency-Key": [f"must be 1-{IDEMPOTENCY_KEY_MAX} printable characters"]})
+    canonical = json.dumps(request.data, sort_keys=True, separators=(",", ":"), default=str)
+    return Idempotency(key=key, fingerprint=hashlib.sha256(canonical.encode()).hexdigest())
+
+
+def _order_response(order: Order, code: int = status.HTTP_200_OK, **headers) -> Response:
+    return Response(OrderOut(selectors.order_get(order.id)).data, status=code, headers=headers)
+
+
+def _visible_order(request: Request, order_id: uuid.UUID) -> Order:
+    """The order if this user may see it; another customer's order is 404, never 403."""
+    order = selectors.order_get(order_id, visible_to=request.user)
+    if order is None:
+        raise NotFound(f"no order {order_id}")
+    if not request.correlation_id_given:
+        # Without a caller-supplied ID, answer under the order's own.
+        rebind_correlation_id(request, order.correlation_id)
+    return order
+
+
+class OrderListCreateView(ListAPIView):
+    throttle_classes = [OrderCreateThrottle]
+    serializer_class = OrderSummaryOut
+
+    def get_queryset(self):
+        query = OrderListQuery(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return selectors.orders_visible_to(self.request.user, status=query.validated_data.get("status"))
+
+    @extend_schema(
+        operation_id="orders_list",
+        summary="Your orders, newest first (staff: everyone's)",
+        parameters=[OrderListQuery, CORRELATION_PARAM],
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="orders_create",
+        summary="Place an order",
+        description="Prices come from the menu; a given item price or totalAmount must match the server's figures.",
+        request=OrderCreateIn,
+        responses={201: OrderOut, 200: OpenApiResponse(OrderOut, description="Replayed: the order this Idempotency-Key created"),
+                   409: None, 422: None},
+        parameters=[CORRELATION_PARAM, IDEMPOTENCY_PARAM],
+    )
+    def post(self, request: Request) -> Response:
+        data = OrderCreateIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        body = data.validated_data
+        address = body["deliveryAddress"]
+        placed = order_place(
+            customer_account=request.user,
+            correlation_id=request.correlation_id,
+            customer=events.Customer(**body["customer"]),
+            address=events.DeliveryAddress(street=address["street"], city=address["city"], postal_code=address["postalCode"]),
+            lines=[LineRequest(line["itemId"], line["quantity"], line.get("price")) for line in body["items"]],
+            currency=body.get("currency"),
+            total_amount=body.get("totalAmount"),
+            idempotency=_idempotency(request),
+        )
+        order = placed.order
+        if placed.replayed:
+            rebind_correlation_id(request, order.correlation_id)
+        location = request.build_absolute_uri(reverse("order-detail", args=[order.id]))
+        code = status.HTTP_200_OK if placed.replayed else status.HTTP_201_CREATED
+        return _order_response(order, code, Location=location)
+
+
+class OrderDetailView(APIView):
+    @extend_schema(
+        operation_id="orders_retrieve",
+        summary="An order with its items, totals, status and history",
+        responses={200: OrderOut},
+        parameters=[CORRELATION_PARAM],
+    )
+    def get(self, request: Request, order_id: uuid.UUID) -> Response:
+        return Response(OrderOut(_visible_order(request, order_id)).data)
+
+
+class OrderCancelView(APIView):
+    @extend_schema(
+        operation_id="orders_cancel",
+        summary="Ask to cancel an order",
+        description="The kitchen decides: before the food is ready the order ends CANCELLED; otherwise the refusal "
+        "appears in the order's history. Answers 409 when the order is already past the point of no return.",
+        request=CancelIn,
+        responses={202: OrderOut, 409: None},
+        parameters=[CORRELATION_PARAM],
+    )
+    def post(self, request: Request, order_id: uuid.UUID) -> Response:
+        data = CancelIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        order = _visible_order(request, order_id)
+        order_request_cancel(order_id=order.id, reason=data.validated_data.get("reason", ""))
+        return _order_response(order, status.HTTP_202_ACCEPTED)
+
+
+class MenuView(ListAPIView):
+    """What can be ordered, with prices in the shop's currency."""
+
+    serializer_class = MenuItemOut
+    pagination_class = None
+    permission_classes = [AllowAny]
+
+    def get_queryset(self):
+        return selectors.menu_list()
