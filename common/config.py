@@ -133,12 +133,16 @@ def load(env: Mapping[str, str] | None = None) -> Config:
     return Config(
         secret_key=env.get("DJANGO_SECRET_KEY", "palmetto-insecure-development-key-change-me"),
         debug=_bool(env, "DJANGO_DEBUG", False),
-        allowed_hosts=tuple(h for h in env.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",") if h),
+        allowed_hosts=tuple(
+            h for h in env.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",") if h
+        ),
         kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS") or None,
         topic_prefix=prefix,
         database_urls={s.name: env.get(s.database_env) or None for s in SERVICES},
         timings=Timings(
-            kitchen_accept_to_prepare=_seconds(env, "PALMETTO_KITCHEN_ACCEPT_SECONDS", Timings.kitchen_accept_to_prepare),
+            kitchen_accept_to_prepare=_seconds(
+                env, "PALMETTO_KITCHEN_ACCEPT_SECONDS", Timings.kitchen_accept_to_prepare
+            ),
             kitchen_prepare=_seconds(env, "PALMETTO_KITCHEN_PREPARE_SECONDS", Timings.kitchen_prepare),
             courier_travel=_seconds(env, "PALMETTO_COURIER_TRAVEL_SECONDS", Timings.courier_travel),
         ),
@@ -149,9 +153,7 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         serve_static=_bool(env, "PALMETTO_SERVE_STATIC", False),
         kafka_message_timeout_ms=int(timeout_raw),
         db_lock_timeout_ms=_count(env, "PALMETTO_DB_LOCK_TIMEOUT_MS", 5000),
-        web_ports=MappingProxyType(
-            {s.name: _port(env, s.port_env, s.web_port) for s in SERVICES}
-        ),
+        web_ports=MappingProxyType({s.name: _port(env, s.port_env, s.web_port) for s in SERVICES}),
         order_rate=_rate(env, "PALMETTO_ORDER_RATE", "60/minute"),
         crash_before_offset_commit=_count(env, "PALMETTO_FAULT_CRASH_BEFORE_OFFSET_COMMIT"),
         admin_username=env.get("PALMETTO_ADMIN_USERNAME", "admin"),

@@ -101,7 +101,9 @@ class OutboxRelay:
             if failed:
                 first_error = next(iter(failed.values())) or "unknown"
                 self.model.objects.filter(id__in=failed).update(attempts=F("attempts") + 1, last_error=first_error)
-                log.warning("outbox: %d of %d messages not delivered (%s); will retry", len(failed), len(rows), first_error)
+                log.warning(
+                    "outbox: %d of %d messages not delivered (%s); will retry", len(failed), len(rows), first_error
+                )
             if not sent:
                 # Nothing got through: retry with a fresh client, in case this one will never reconnect.
                 log.warning("outbox: no message of this batch was delivered; replacing the Kafka producer")

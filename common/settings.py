@@ -58,7 +58,12 @@ TEMPLATES = [
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": f"django.contrib.auth.password_validation.{name}"}
-    for name in ("UserAttributeSimilarityValidator", "MinimumLengthValidator", "CommonPasswordValidator", "NumericPasswordValidator")
+    for name in (
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    )
 ]
 
 LANGUAGE_CODE = "en-us"
@@ -84,7 +89,6 @@ PALMETTO_CONFIG = CONFIG
 PALMETTO_SERVICE = None
 
 
-
 def service_logging(service: str) -> dict:
     """Logging config: every line names the service and the order's correlation ID."""
     return {
@@ -92,7 +96,9 @@ def service_logging(service: str) -> dict:
         "disable_existing_loggers": False,
         "filters": {"correlation": {"()": "common.correlation.CorrelationFilter"}},
         "formatters": {
-            "plain": {"format": f"%(asctime)s %(levelname)s [{service}] [cid=%(correlation_id)s] %(name)s: %(message)s"},
+            "plain": {
+                "format": f"%(asctime)s %(levelname)s [{service}] [cid=%(correlation_id)s] %(name)s: %(message)s"
+            },
         },
         "handlers": {
             "console": {"class": "logging.StreamHandler", "filters": ["correlation"], "formatter": "plain"},
@@ -103,6 +109,7 @@ def service_logging(service: str) -> dict:
 
 
 LOGGING = service_logging("palmetto")
+
 
 def database(service: ServiceSpec) -> dict:
     """The service's database: its ``*_DATABASE_URL`` when set, else a local SQLite file."""
@@ -133,12 +140,12 @@ def parse_database_url(url: str, *, lock_timeout_ms: int = CONFIG.db_lock_timeou
         "PASSWORD": unquote(parts.password or ""),
         "HOST": parts.hostname or "",
         "PORT": str(parts.port or ""),
-        "OPTIONS": {"options": f"-c lock_timeout={lock_timeout_ms}"} | {k: v[-1] for k, v in parse_qs(parts.query).items()},
+        "OPTIONS": {"options": f"-c lock_timeout={lock_timeout_ms}"}
+        | {k: v[-1] for k, v in parse_qs(parts.query).items()},
         # Keep connections across requests and batches; consumers still call close_old_connections.
         "CONN_MAX_AGE": 60,
         "CONN_HEALTH_CHECKS": True,
     }
-
 
 
 def static_root(service: ServiceSpec) -> str:

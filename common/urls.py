@@ -21,6 +21,10 @@ def service_urls() -> list:
     if settings.PALMETTO_CONFIG.serve_static:
         # The local stack runs gunicorn without a web server in front; let Django serve the admin's assets.
         patterns.append(
-            re_path(rf"^{re.escape(settings.STATIC_URL.lstrip('/'))}(?P<path>.*)$", serve, {"document_root": settings.STATIC_ROOT})
+            re_path(
+                rf"^{re.escape(settings.STATIC_URL.lstrip('/'))}(?P<path>.*)$",
+                serve,
+                {"document_root": settings.STATIC_ROOT},
+            )
         )
     return patterns

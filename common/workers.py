@@ -20,9 +20,9 @@ from typing import Protocol
 from django.db import close_old_connections, connection
 
 from common.db import drop_broken_connection
+from common.declaration import Tick
 from common.errors import ConsumerHalted
 from common.kafka.consumer import Backoff
-from common.declaration import Tick
 
 log = logging.getLogger("palmetto.workers")
 

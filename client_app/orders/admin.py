@@ -19,7 +19,17 @@ class StatusInline(ReadOnlyInline):
 
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdmin):
-    list_display = ("id", "created_at", "customer", "customer_name", "status", "cancellation", "grand_total", "currency", "correlation_id")
+    list_display = (
+        "id",
+        "created_at",
+        "customer",
+        "customer_name",
+        "status",
+        "cancellation",
+        "grand_total",
+        "currency",
+        "correlation_id",
+    )
     list_filter = ("status", "cancellation", "created_at")
     search_fields = ("id", "correlation_id", "customer__username", "customer_name", "customer_phone")
     date_hierarchy = "created_at"

@@ -29,7 +29,9 @@ def _cancellation_declined(event: Envelope[CancellationDeclined]) -> None:
 SERVICE = Service(
     spec=CLIENT,
     subscriptions=(
-        Subscription(NOTIFICATIONS, {OrderStatusChanged: _status_changed, CancellationDeclined: _cancellation_declined}),
+        Subscription(
+            NOTIFICATIONS, {OrderStatusChanged: _status_changed, CancellationDeclined: _cancellation_declined}
+        ),
     ),
     publisher=services.publisher,
     inbox=InboxEvent,

@@ -38,11 +38,16 @@ def manage(service: str, *args: str, env: Mapping[str, str]) -> subprocess.Compl
     )
 
 
-def spawn_consumers(service: str, env: Mapping[str, str], output: IO | int | None = None, *extra: str) -> subprocess.Popen:
+def spawn_consumers(
+    service: str, env: Mapping[str, str], output: IO | int | None = None, *extra: str
+) -> subprocess.Popen:
     """Start ``manage.py runconsumers`` for ``service`` in its own session (signals reach it only from us)."""
     return subprocess.Popen(
         [PYTHON, MANAGE, "runconsumers", f"--settings={by_name(service).settings_module}", *extra],
-        env=dict(env), cwd=BASE_DIR, stdout=output, stderr=subprocess.STDOUT if output is not None else None,
+        env=dict(env),
+        cwd=BASE_DIR,
+        stdout=output,
+        stderr=subprocess.STDOUT if output is not None else None,
         start_new_session=True,
     )
 
@@ -50,11 +55,26 @@ def spawn_consumers(service: str, env: Mapping[str, str], output: IO | int | Non
 def spawn_web(service: str, port: int, env: Mapping[str, str], output: IO | int | None = None) -> subprocess.Popen:
     """Start gunicorn serving ``service`` on 127.0.0.1:``port``."""
     return subprocess.Popen(
-        [PYTHON, "-m", "gunicorn", by_name(service).wsgi, "--bind", f"127.0.0.1:{port}",
-         "--workers", "2", "--threads", "4", "--graceful-timeout", "10",
-         # Several gunicorns run side by side here; the shared default control socket would clash.
-         "--no-control-socket"],
-        env=dict(env), cwd=BASE_DIR, stdout=output, stderr=subprocess.STDOUT if output is not None else None,
+        [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            by_name(service).wsgi,
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--graceful-timeout",
+            "10",
+            # Several gunicorns run side by side here; the shared default control socket would clash.
+            "--no-control-socket",
+        ],
+        env=dict(env),
+        cwd=BASE_DIR,
+        stdout=output,
+        stderr=subprocess.STDOUT if output is not None else None,
         start_new_session=True,
     )
 
@@ -203,7 +223,9 @@ def main() -> int:
             f"  Client App API     {client}/api/orders/   (menu: {client}/api/menu/)\n"
             f"  Swagger UI         {client}/api/docs/\n"
             f"  OpenAPI schema     {client}/api/schema/\n"
-            + "".join(f"  {s.title + ' admin':<19}http://127.0.0.1:{config.web_ports[s.name]}/admin/\n" for s in SERVICES)
+            + "".join(
+                f"  {s.title + ' admin':<19}http://127.0.0.1:{config.web_ports[s.name]}/admin/\n" for s in SERVICES
+            )
             + f"  Admin login        {config.admin_username} / {config.admin_password}\n"
             f"  Kafka              {env['KAFKA_BOOTSTRAP_SERVERS']}\n"
             f"  Operator commands  source {ENV_FILE.relative_to(BASE_DIR)}, then "

@@ -223,7 +223,9 @@ class PartitionConsumer:
         if self.crash_before_offset_commit:
             self.crash_before_offset_commit -= 1
             if not self.crash_before_offset_commit:
-                log.critical("%s: fault injection: exiting after the database commit, before the offset commit", self.name)
+                log.critical(
+                    "%s: fault injection: exiting after the database commit, before the offset commit", self.name
+                )
                 os._exit(86)
 
     def _committed_positions(self, consumer: Consumer, stop: threading.Event) -> list[TopicPartition] | None:
@@ -270,7 +272,13 @@ class PartitionConsumer:
             except Exception:
                 attempt += 1
                 delay = self.backoff.delay(attempt)
-                log.exception("%s: batch at %s failed (attempt %d); retrying in %.1fs", self.name, _where(batch[0]), attempt, delay)
+                log.exception(
+                    "%s: batch at %s failed (attempt %d); retrying in %.1fs",
+                    self.name,
+                    _where(batch[0]),
+                    attempt,
+                    delay,
+                )
                 drop_broken_connection()
                 if stop.wait(delay):
                     return False

@@ -43,7 +43,9 @@ def dead_letter_headers(message: Message, *, error: str, group: str) -> list[tup
         "group": group,
         "failed_at": datetime.now(UTC).isoformat(),
     }
-    return list(message.headers() or []) + [(f"{DLT_HEADER_PREFIX}{name}", value.encode()) for name, value in origin.items()]
+    return list(message.headers() or []) + [
+        (f"{DLT_HEADER_PREFIX}{name}", value.encode()) for name, value in origin.items()
+    ]
 
 
 class NoSuchMessage(Exception):
@@ -247,4 +249,3 @@ def _letter(m: Message) -> DeadLetter:
         value=m.value(),
         headers=tuple(m.headers() or ()),
     )
-

@@ -9,8 +9,8 @@ from contextlib import contextmanager
 from django.conf import settings
 from django.core.management.base import CommandError, CommandParser
 
-from common.kafka.readonly import BrokerUnavailable, UnknownTopic
 from common.declaration import Service, current_service
+from common.kafka.readonly import BrokerUnavailable, UnknownTopic
 
 
 def bootstrap_servers() -> str:

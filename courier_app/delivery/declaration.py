@@ -31,7 +31,9 @@ def _ready_for_delivery(event: Envelope[OrderStatusChanged]) -> None:
 
 SERVICE = Service(
     spec=COURIER,
-    subscriptions=(Subscription(NOTIFICATIONS, {OrderStatusChanged: _ready_for_delivery}, wants=is_ready_for_delivery),),
+    subscriptions=(
+        Subscription(NOTIFICATIONS, {OrderStatusChanged: _ready_for_delivery}, wants=is_ready_for_delivery),
+    ),
     publisher=services.publisher,
     inbox=InboxEvent,
     stuck_orders=selectors.deliveries_stuck,

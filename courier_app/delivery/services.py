@@ -25,7 +25,9 @@ log = logging.getLogger("palmetto.courier")
 publisher = Publisher(COURIER, OutboxMessage)
 
 
-def delivery_open(*, order_id: uuid.UUID, correlation_id: str, ready_sequence: int, ready_at: datetime) -> Delivery | None:
+def delivery_open(
+    *, order_id: uuid.UUID, correlation_id: str, ready_sequence: int, ready_at: datetime
+) -> Delivery | None:
     """Queue an order the kitchen announced ready (change number ``ready_sequence``, at ``ready_at``)
     for a courier; runs inside the consumer's transaction.
 
@@ -35,7 +37,10 @@ def delivery_open(*, order_id: uuid.UUID, correlation_id: str, ready_sequence: i
         log.info("order %s already has a delivery; ignored", order_id)
         return None
     delivery = Delivery.objects.create(
-        order_id=order_id, correlation_id=correlation_id, sequence=ready_sequence, ready_at=ready_at,
+        order_id=order_id,
+        correlation_id=correlation_id,
+        sequence=ready_sequence,
+        ready_at=ready_at,
     )
     log.info("order %s is waiting for a courier", delivery.order_id)
     return delivery
@@ -52,11 +57,13 @@ def deliveries_dispatch(limit: int = 100) -> int:
     if not waiting:
         return 0
     free = list(
-        Courier.objects.select_for_update(skip_locked=True).filter(active=True, busy=False).order_by("id")[: len(waiting)]
+        Courier.objects.select_for_update(skip_locked=True)
+        .filter(active=True, busy=False)
+        .order_by("id")[: len(waiting)]
     )
     now = timezone.now()
     travel = timedelta(seconds=COURIER_STEPS[Status.OUT_FOR_DELIVERY].seconds(settings.PALMETTO_CONFIG.timings))
-    for delivery, courier in zip(waiting, free):
+    for delivery, courier in zip(waiting, free, strict=False):
         with bound(delivery.correlation_id):
             courier.busy = True
             courier.save(update_fields=["busy"])

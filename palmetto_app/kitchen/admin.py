@@ -9,7 +9,15 @@ from .models import InboxEvent, OutboxMessage, Ticket, UnavailableItem
 
 @admin.register(Ticket)
 class TicketAdmin(ReadOnlyAdmin):
-    list_display = ("order_id", "received_at", "customer_name", "item_count", "stage", "next_stage_at", "correlation_id")
+    list_display = (
+        "order_id",
+        "received_at",
+        "customer_name",
+        "item_count",
+        "stage",
+        "next_stage_at",
+        "correlation_id",
+    )
     list_filter = ("stage",)
     search_fields = ("order_id", "correlation_id", "customer_name")
 

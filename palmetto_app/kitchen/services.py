@@ -43,7 +43,9 @@ def _due_after(status: Status, now: datetime) -> datetime | None:
 
 
 def _rejection_reason(order: OrderPlaced) -> str | None:
-    missing = UnavailableItem.objects.filter(item_id__in=[line.item_id for line in order.items]).order_by("item_id").first()
+    missing = (
+        UnavailableItem.objects.filter(item_id__in=[line.item_id for line in order.items]).order_by("item_id").first()
+    )
     if missing is not None:
         return f"{missing.item_id} is unavailable ({missing.reason})"
     count = sum(line.quantity for line in order.items)
@@ -94,8 +96,13 @@ def ticket_cancel(*, order_id: uuid.UUID, correlation_id: str, reason: str | Non
     ticket = Ticket.objects.select_for_update().filter(order_id=order_id).first()
     if ticket is None:
         ticket = Ticket(
-            order_id=order_id, correlation_id=correlation_id, customer_name="", delivery_address="", items=[],
-            item_count=0, reason="cancelled before the kitchen received the order",
+            order_id=order_id,
+            correlation_id=correlation_id,
+            customer_name="",
+            delivery_address="",
+            items=[],
+            item_count=0,
+            reason="cancelled before the kitchen received the order",
         )
         _move(ticket, Status.CANCELLED, ticket.reason)
         ticket.save()

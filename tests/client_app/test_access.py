@@ -81,7 +81,9 @@ def test_list_is_paginated_and_filtered_by_status(alice):
 
 def test_register_and_token_endpoints(db):
     anonymous = client_for(None)
-    registered = anonymous.post("/api/auth/register/", {"username": "carol", "password": "pizza-lover-2026"}, format="json")
+    registered = anonymous.post(
+        "/api/auth/register/", {"username": "carol", "password": "pizza-lover-2026"}, format="json"
+    )
     assert registered.status_code == 201
     token = anonymous.post("/api/auth/token/", {"username": "carol", "password": "pizza-lover-2026"}, format="json")
     assert token.status_code == 200 and token.json()["token"] == registered.json()["token"]

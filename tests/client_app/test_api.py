@@ -44,7 +44,7 @@ def test_placing_writes_the_order_and_its_event_in_one_transaction(api):
     assert envelope.event_type == "OrderPlaced"
     assert envelope.correlation_id == response["X-Correlation-ID"]
     assert envelope.payload.grand_total == Decimal("25.50")
-    assert [(l.item_id, l.quantity) for l in envelope.payload.items] == [("margherita-30", 2), ("tiramisu", 1)]
+    assert [(line.item_id, line.quantity) for line in envelope.payload.items] == [("margherita-30", 2), ("tiramisu", 1)]
 
 
 def test_correlation_id_header_is_used_for_the_order(api):
@@ -80,7 +80,13 @@ def test_get_returns_items_totals_status_and_history(api):
     response = api.get(f"/api/orders/{created['orderId']}/")
     assert response.status_code == 200
     data = response.json()
-    assert data["items"][0] == {"itemId": "margherita-30", "name": "Margherita 30 cm", "quantity": 2, "price": "8.50", "lineTotal": "17.00"}
+    assert data["items"][0] == {
+        "itemId": "margherita-30",
+        "name": "Margherita 30 cm",
+        "quantity": 2,
+        "price": "8.50",
+        "lineTotal": "17.00",
+    }
     assert data["history"][0]["status"] == "PLACED" and data["history"][0]["occurredAt"]
     # No header given: the answer carries the order's own correlation ID.
     assert response["X-Correlation-ID"] == created["correlationId"]
@@ -106,16 +112,28 @@ INVALID = {
     "fractional quantity": (order_body(items=[{"itemId": "tiramisu", "quantity": 1.5}]), "items[0].quantity"),
     "absurd quantity": (order_body(items=[{"itemId": "tiramisu", "quantity": 10_000}]), "items[0].quantity"),
     "unknown item": (order_body(items=[{"itemId": "pineapple-pizza", "quantity": 1}]), "items[0].itemId"),
-    "duplicate line": (order_body(items=[{"itemId": "cola", "quantity": 1}, {"itemId": "cola", "quantity": 1}]), "items[1].itemId"),
-    "tampered price": (order_body(items=[{"itemId": "margherita-30", "quantity": 1, "price": "0.01"}]), "items[0].price"),
+    "duplicate line": (
+        order_body(items=[{"itemId": "cola", "quantity": 1}, {"itemId": "cola", "quantity": 1}]),
+        "items[1].itemId",
+    ),
+    "tampered price": (
+        order_body(items=[{"itemId": "margherita-30", "quantity": 1, "price": "0.01"}]),
+        "items[0].price",
+    ),
     "tampered total": (order_body(totalAmount="1.00"), "totalAmount"),
     "wrong currency": (order_body(currency="USD"), "currency"),
     "missing customer": ({k: v for k, v in order_body().items() if k != "customer"}, "customer"),
     "blank name": (order_body(customer={"name": " ", "phone": "+1 555 0100"}), "customer.name"),
     "bad phone": (order_body(customer={"name": "Ada", "phone": "call me"}), "customer.phone"),
-    "bad postal code": (order_body(deliveryAddress={"street": "x", "city": "y", "postalCode": "!!"}), "deliveryAddress.postalCode"),
+    "bad postal code": (
+        order_body(deliveryAddress={"street": "x", "city": "y", "postalCode": "!!"}),
+        "deliveryAddress.postalCode",
+    ),
     "address not an object": (order_body(deliveryAddress="12 Harbour Road"), "deliveryAddress"),
-    "huge street": (order_body(deliveryAddress={"street": "x" * 5000, "city": "y", "postalCode": "29401"}), "deliveryAddress.street"),
+    "huge street": (
+        order_body(deliveryAddress={"street": "x" * 5000, "city": "y", "postalCode": "29401"}),
+        "deliveryAddress.street",
+    ),
 }
 
 
@@ -144,8 +162,14 @@ def test_status_in_the_body_is_ignored(api):
 
 def test_menu_lists_priced_items():
     menu = APIClient().get("/api/menu/").json()
-    assert {"itemId": "margherita-30", "name": "Margherita", "category": "pizza", "size": "30 cm",
-            "description": "Tomato, fior di latte, basil", "price": "8.50"} in menu
+    assert {
+        "itemId": "margherita-30",
+        "name": "Margherita",
+        "category": "pizza",
+        "size": "30 cm",
+        "description": "Tomato, fior di latte, basil",
+        "price": "8.50",
+    } in menu
     assert len(menu) == 23
 
 
@@ -154,8 +178,15 @@ def test_schema_and_swagger_ui_are_served_without_login():
     schema = anonymous.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert schema.status_code == 200
     document = json.loads(schema.content)
-    assert {"/api/orders/", "/api/orders/{order_id}/", "/api/orders/{order_id}/cancel/", "/api/menu/",
-            "/api/auth/register/", "/api/auth/token/", "/api/topics/{topic}/order-ids/"} <= set(document["paths"])
+    assert {
+        "/api/orders/",
+        "/api/orders/{order_id}/",
+        "/api/orders/{order_id}/cancel/",
+        "/api/menu/",
+        "/api/auth/register/",
+        "/api/auth/token/",
+        "/api/topics/{topic}/order-ids/",
+    } <= set(document["paths"])
     create = document["paths"]["/api/orders/"]["post"]
     assert {"201", "400", "401", "409", "422", "429", "503"} <= set(create["responses"])
     assert create["responses"]["422"]["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/Error"

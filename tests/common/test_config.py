@@ -51,9 +51,17 @@ def test_bad_values_are_refused_with_the_variable_named(env):
 def test_database_url_parsing():
     assert load({}).db_lock_timeout_ms == 5000
     db = parse_database_url("postgresql://pal%40m:s3cret@db.example:6543/orders?sslmode=require", lock_timeout_ms=5000)
-    assert (db["USER"], db["PASSWORD"], db["HOST"], db["PORT"], db["NAME"]) == ("pal@m", "s3cret", "db.example", "6543", "orders")
+    assert (db["USER"], db["PASSWORD"], db["HOST"], db["PORT"], db["NAME"]) == (
+        "pal@m",
+        "s3cret",
+        "db.example",
+        "6543",
+        "orders",
+    )
     assert db["OPTIONS"] == {"sslmode": "require", "options": "-c lock_timeout=5000"}
     assert parse_database_url("postgresql://h/o", lock_timeout_ms=250)["OPTIONS"] == {"options": "-c lock_timeout=250"}
-    assert parse_database_url("postgresql://h/o?options=-c%20search_path%3Dx")["OPTIONS"] == {"options": "-c search_path=x"}
+    assert parse_database_url("postgresql://h/o?options=-c%20search_path%3Dx")["OPTIONS"] == {
+        "options": "-c search_path=x"
+    }
     with pytest.raises(ConfigError):
         parse_database_url("mysql://x/y")

@@ -102,7 +102,9 @@ POISON = {
     "sequence zero": mutate("OrderStatusChanged.v1", lambda b: b["payload"].update(sequence=0)),
     "sequence as bool": mutate("OrderStatusChanged.v1", lambda b: b["payload"].update(sequence=True)),
     "out for delivery without courier": mutate("OrderStatusChanged.v1", lambda b: b["payload"].update(courier=None)),
-    "rejected without reason": mutate("OrderStatusChanged.v1", lambda b: b["payload"].update(status="REJECTED", courier=None)),
+    "rejected without reason": mutate(
+        "OrderStatusChanged.v1", lambda b: b["payload"].update(status="REJECTED", courier=None)
+    ),
     "deeply nested": b"[" * 100_000 + b"]" * 100_000,
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import signal
 import threading
 import time
@@ -98,7 +99,7 @@ def test_poll_loop_retries_a_failing_step_with_backoff_and_never_skips_it():
 
     poll_loop("test", step, stop, idle_seconds=5, backoff=Backoff(first=0.05, cap=0.1))
     assert len(calls) == 4  # three failures, each retried, then success
-    gaps = [later - earlier for earlier, later in zip(calls, calls[1:])]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(calls)]
     assert gaps[0] >= 0.05 and gaps[1] >= 0.1 and gaps[2] >= 0.1  # 0.05, 0.1, then capped at 0.1
 
 

@@ -35,7 +35,11 @@ def test_fifty_orders_are_delivered_with_complete_ordered_histories(platform):
         placed[body["orderId"]] = body["correlationId"]
 
     def all_delivered():
-        pending = [oid for oid in placed if http.get(f"{platform.api}/api/orders/{oid}/", timeout=10).json()["status"] != "DELIVERED"]
+        pending = [
+            oid
+            for oid in placed
+            if http.get(f"{platform.api}/api/orders/{oid}/", timeout=10).json()["status"] != "DELIVERED"
+        ]
         return not pending
 
     wait_for(all_delivered, timeout=180, interval=1, what=f"all {ORDERS_COUNT} orders DELIVERED")
@@ -82,8 +86,11 @@ def test_fifty_orders_are_delivered_with_complete_ordered_histories(platform):
         name = topic.full_name(platform.prefix)
         group = consumer_group(platform.prefix, service)
         ends = end_offsets(platform.bootstrap, name)
-        wait_for(lambda: committed_offsets(platform.bootstrap, group, name) == ends, timeout=30,
-                 what=f"{group} committed {name} to its end {ends}")
+        wait_for(
+            lambda group=group, name=name, ends=ends: committed_offsets(platform.bootstrap, group, name) == ends,
+            timeout=30,
+            what=f"{group} committed {name} to its end {ends}",
+        )
         assert all(end > 0 for end in ends.values())
 
     # Nothing was dead-lettered.
@@ -116,11 +123,19 @@ def test_a_cancellation_before_the_food_is_ready_ends_cancelled_and_never_reache
     wait_for(lambda: http.get(url, timeout=10).json()["status"] == "PREPARING", timeout=60, what="PREPARING")
     response = http.post(f"{url}cancel/", json={"reason": "plans changed"}, timeout=10)
     assert response.status_code == 202 and response.json()["cancellation"]["state"] == "REQUESTED"
-    order = wait_for(lambda: (o := http.get(url, timeout=10).json())["status"] == "CANCELLED" and o, timeout=60, what="CANCELLED")
+    order = wait_for(
+        lambda: (o := http.get(url, timeout=10).json())["status"] == "CANCELLED" and o, timeout=60, what="CANCELLED"
+    )
     assert order["cancellation"]["state"] == "CANCELLED"
     assert [(h["kind"], h["status"]) for h in order["history"]] == [
-        ("STATUS", "PLACED"), ("STATUS", "ACCEPTED"), ("STATUS", "PREPARING"),
-        ("CANCELLATION_REQUESTED", "PREPARING"), ("STATUS", "CANCELLED"),
+        ("STATUS", "PLACED"),
+        ("STATUS", "ACCEPTED"),
+        ("STATUS", "PREPARING"),
+        ("CANCELLATION_REQUESTED", "PREPARING"),
+        ("STATUS", "CANCELLED"),
     ]
-    statuses = [json.loads(r.value)["payload"].get("status") for r in read_all(platform.bootstrap, NOTIFICATIONS.full_name(platform.prefix))]
+    statuses = [
+        json.loads(r.value)["payload"].get("status")
+        for r in read_all(platform.bootstrap, NOTIFICATIONS.full_name(platform.prefix))
+    ]
     assert statuses == ["ACCEPTED", "PREPARING", "CANCELLED"]

@@ -39,12 +39,16 @@ def test_poison_lands_in_the_dead_letter_topics_and_partitions_keep_flowing(plat
 def _snapshot(invariants: Invariants) -> dict[str, list]:
     return {
         "orders": invariants.rows("client", "SELECT id, status, status_sequence FROM {t}_order ORDER BY id"),
-        "history": invariants.rows("client", "SELECT order_id, kind, status, sequence, event_id FROM {t}_orderstatuschange ORDER BY id"),
+        "history": invariants.rows(
+            "client", "SELECT order_id, kind, status, sequence, event_id FROM {t}_orderstatuschange ORDER BY id"
+        ),
         "client inbox": invariants.rows("client", "SELECT event_id FROM {t}_inboxevent ORDER BY id"),
         "tickets": invariants.rows("palmetto", "SELECT order_id, stage, sequence FROM {t}_ticket ORDER BY order_id"),
         "kitchen events": invariants.rows("palmetto", "SELECT event_id FROM {t}_outboxmessage ORDER BY id"),
         "kitchen inbox": invariants.rows("palmetto", "SELECT event_id FROM {t}_inboxevent ORDER BY id"),
-        "deliveries": invariants.rows("courier", "SELECT order_id, stage, sequence, courier_id FROM {t}_delivery ORDER BY order_id"),
+        "deliveries": invariants.rows(
+            "courier", "SELECT order_id, stage, sequence, courier_id FROM {t}_delivery ORDER BY order_id"
+        ),
         "courier events": invariants.rows("courier", "SELECT event_id FROM {t}_outboxmessage ORDER BY id"),
         "courier inbox": invariants.rows("courier", "SELECT event_id FROM {t}_inboxevent ORDER BY id"),
     }
@@ -58,13 +62,25 @@ def test_replaying_every_topic_from_the_beginning_changes_nothing(platform):
     before = _snapshot(invariants)
     assert platform.stop_consumers() == {service: 0 for service in NAMES}
     for service, spec in SPECS.items():
-        rewind = Consumer({"bootstrap.servers": platform.bootstrap, "group.id": consumer_group(platform.prefix, service),
-                           "enable.auto.commit": False})
-        offsets = [TopicPartition(s.topic.full_name(platform.prefix), p, 0) for s in spec.subscriptions for p in range(3)]
+        rewind = Consumer(
+            {
+                "bootstrap.servers": platform.bootstrap,
+                "group.id": consumer_group(platform.prefix, service),
+                "enable.auto.commit": False,
+            }
+        )
+        offsets = [
+            TopicPartition(s.topic.full_name(platform.prefix), p, 0) for s in spec.subscriptions for p in range(3)
+        ]
         rewind.commit(offsets=offsets, asynchronous=False)
         rewind.close()
-        assert set(committed_offsets(platform.bootstrap, consumer_group(platform.prefix, service),
-                                     spec.subscriptions[0].topic.full_name(platform.prefix)).values()) == {0}
+        assert set(
+            committed_offsets(
+                platform.bootstrap,
+                consumer_group(platform.prefix, service),
+                spec.subscriptions[0].topic.full_name(platform.prefix),
+            ).values()
+        ) == {0}
     for service in NAMES:
         platform.start_consumers(service)
     invariants.check(stream.acknowledged)
@@ -84,14 +100,21 @@ def test_stale_and_out_of_order_events_move_nothing_backwards(platform):
         for envelope in (
             status_changed(oid, correlation_id, Status.PREPARING, 2),  # a PREPARING after DELIVERED
             status_changed(oid, correlation_id, Status.OUT_FOR_DELIVERY, 4, source="courier"),  # repeated
-            status_changed(oid, correlation_id, Status.READY_FOR_DELIVERY, 3),  # a late READY: the courier must not deliver twice
+            status_changed(
+                oid, correlation_id, Status.READY_FOR_DELIVERY, 3
+            ),  # a late READY: the courier must not deliver twice
             status_changed(oid, correlation_id, Status.CANCELLED, 6),  # higher sequence, illegal move
         ):
             key, value, headers = encode(envelope)
             produce_raw(platform.bootstrap, notifications, value, key=key, headers=headers)
     for service in ("client", "courier"):
-        wait_for(lambda: consumed_to_end(platform.bootstrap, consumer_group(platform.prefix, service), notifications),
-                 timeout=60, what=f"{service} consumed the stale events")
+        wait_for(
+            lambda service=service: consumed_to_end(
+                platform.bootstrap, consumer_group(platform.prefix, service), notifications
+            ),
+            timeout=60,
+            what=f"{service} consumed the stale events",
+        )
     invariants.check(stream.acknowledged)
     after = _snapshot(invariants)
     for table in ("orders", "history", "tickets", "deliveries", "courier events", "kitchen events"):

@@ -1,4 +1,5 @@
-"""Consumer processes killed, crashed at the worst moment, stopped cleanly; the Client App crashing before publishing."""
+"""Consumer processes killed, crashed at the worst moment, stopped cleanly; the Client App crashing
+before publishing."""
 
 from __future__ import annotations
 
@@ -36,8 +37,11 @@ def test_crash_after_the_database_commit_before_the_offset_commit(platform):
     """Each consumer process dies right after its 2nd batch committed to the database, before the offsets."""
     with OrderStream(platform) as stream:
         stream.wait_for(30)
-        crashed = wait_for(lambda: [s for s, p in platform.consumers.items() if p.poll() == 86] or None,
-                           timeout=60, what="a consumer process to crash at the injected point")
+        crashed = wait_for(
+            lambda: [s for s, p in platform.consumers.items() if p.poll() == 86] or None,
+            timeout=60,
+            what="a consumer process to crash at the injected point",
+        )
     # Processes that have not reached the crash point yet would crash later: stop them cleanly, then
     # run every service again without the fault.
     platform.stop_consumers(*[s for s in NAMES if s not in crashed])
@@ -61,7 +65,7 @@ def test_sigterm_stops_cleanly_and_redelivers_nothing(platform):
         stream.wait_for(40)
     Invariants(platform).check(stream.acknowledged)
     for service in NAMES:
-        after = platform.log(service)[sizes[service]:]
+        after = platform.log(service)[sizes[service] :]
         assert SKIPPED not in after, f"{service} was redelivered something after a clean stop"
         assert "stopped cleanly" in platform.log(service)[: sizes[service]]
 

@@ -86,8 +86,11 @@ def test_leader_killed_under_acks1_load_and_reconciliation_brings_every_order_ho
                     continue
             report = invariants.check(stream.acknowledged)
             with capsys.disabled():
-                print(f"\n[replication] leader node {victim} SIGKILLed under acks=1 load: "
-                      f"{len(stream.acknowledged)} orders acknowledged, acknowledged events lost by Kafka per service: {lost}; "
-                      f"after reconciliation: {report.figures['final statuses']}")
+                print(
+                    f"\n[replication] leader node {victim} SIGKILLed under acks=1 load: "
+                    f"{len(stream.acknowledged)} orders acknowledged, "
+                    f"acknowledged events lost by Kafka per service: {lost}; "
+                    f"after reconciliation: {report.figures['final statuses']}"
+                )
     finally:
         broker.stop()

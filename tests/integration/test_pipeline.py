@@ -122,7 +122,9 @@ TRANSIENT = {
 
 
 @pytest.mark.parametrize("kind", TRANSIENT)
-def test_transient_failures_are_retried_in_place_and_nothing_is_committed_meanwhile(kafka_bootstrap, kafka_topics, kind):
+def test_transient_failures_are_retried_in_place_and_nothing_is_committed_meanwhile(
+    kafka_bootstrap, kafka_topics, kind
+):
     orders = ORDERS.full_name(kafka_topics)
     envelope = order_placed()
     key, value, headers = encode(envelope)
@@ -164,20 +166,26 @@ def test_courier_ignores_everything_but_ready_for_delivery(kafka_bootstrap, kafk
     notifications = NOTIFICATIONS.full_name(kafka_topics)
     oid, cid = uuid.uuid4(), "order-77"
     for status, seq, source in [
-        (Status.ACCEPTED, 1, "palmetto"), (Status.PREPARING, 2, "palmetto"), (Status.READY_FOR_DELIVERY, 3, "palmetto"),
-        (Status.OUT_FOR_DELIVERY, 4, "courier"), (Status.DELIVERED, 5, "courier"),
+        (Status.ACCEPTED, 1, "palmetto"),
+        (Status.PREPARING, 2, "palmetto"),
+        (Status.READY_FOR_DELIVERY, 3, "palmetto"),
+        (Status.OUT_FOR_DELIVERY, 4, "courier"),
+        (Status.DELIVERED, 5, "courier"),
     ]:
         key, value, headers = encode(status_changed(oid, cid, status, seq, source=source))
         produce_raw(kafka_bootstrap, notifications, value, key=key, headers=headers, partition=0)
     with running(consumer_for(COURIER, 0, kafka_bootstrap, kafka_topics)):
-        wait_for(lambda: committed_offsets(kafka_bootstrap, consumer_group(kafka_topics, "courier"), notifications)[0] == 5,
-                 what="all five notifications consumed")
+        wait_for(
+            lambda: committed_offsets(kafka_bootstrap, consumer_group(kafka_topics, "courier"), notifications)[0] == 5,
+            what="all five notifications consumed",
+        )
     assert Delivery.objects.filter(order_id=oid).count() == 1
     assert list(CourierInbox.objects.values_list("event_type", flat=True)) == ["OrderStatusChanged"]
 
 
-def test_a_row_locked_past_the_lock_timeout_is_retried_until_the_lock_is_gone(kafka_bootstrap, kafka_topics, caplog,
-                                                                                monkeypatch):
+def test_a_row_locked_past_the_lock_timeout_is_retried_until_the_lock_is_gone(
+    kafka_bootstrap, kafka_topics, caplog, monkeypatch
+):
     """A real PostgreSQL lock timeout: another transaction holds the order's row; the consumer's update fails
     after lock_timeout, rolls back, backs off and tries again -- nothing applied or committed until it can."""
     from client_app.orders.models import Order
@@ -198,7 +206,9 @@ def test_a_row_locked_past_the_lock_timeout_is_retried_until_the_lock_is_gone(ka
             assert committed_offsets(kafka_bootstrap, group, notifications)[1] < 0
             assert Order.objects.get(id=order_id).status == Status.PLACED
             holder.rollback()  # the stuck transaction ends
-            wait_for(lambda: committed_offsets(kafka_bootstrap, group, notifications)[1] == 1, what="commit after success")
+            wait_for(
+                lambda: committed_offsets(kafka_bootstrap, group, notifications)[1] == 1, what="commit after success"
+            )
     assert Order.objects.get(id=order_id).status == Status.ACCEPTED
     assert read_all(kafka_bootstrap, NOTIFICATIONS.dlt_name(kafka_topics), timeout=2) == []
 

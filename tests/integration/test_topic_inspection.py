@@ -37,7 +37,10 @@ def test_lists_order_ids_in_the_order_first_seen_with_counts(staff, kafka_bootst
 
     orders = staff.get("/api/topics/orders/order-ids/").json()
     assert orders["topic"] == ORDERS.full_name(kafka_topics)
-    assert orders["orderIds"] == [{"orderId": str(first.order_id), "count": 1}, {"orderId": str(second.order_id), "count": 1}]
+    assert orders["orderIds"] == [
+        {"orderId": str(first.order_id), "count": 1},
+        {"orderId": str(second.order_id), "count": 1},
+    ]
     assert (orders["messages"], orders["undecodable"], orders["complete"]) == (3, 1, True)
     notifications = staff.get("/api/topics/notifications/order-ids/").json()
     assert notifications["orderIds"] == [{"orderId": str(first.order_id), "count": 2}]

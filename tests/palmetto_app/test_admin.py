@@ -35,7 +35,9 @@ def test_tickets_cannot_be_changed_in_the_admin(admin_client):
 
 
 def test_the_kitchen_marks_an_item_unavailable_and_new_orders_with_it_are_rejected(admin_client):
-    response = admin_client.post("/admin/kitchen/unavailableitem/add/", {"item_id": "tiramisu", "reason": "no mascarpone"})
+    response = admin_client.post(
+        "/admin/kitchen/unavailableitem/add/", {"item_id": "tiramisu", "reason": "no mascarpone"}
+    )
     assert response.status_code == 302
     assert UnavailableItem.objects.filter(item_id="tiramisu").exists()
     ticket = open_ticket(order_placed(("tiramisu", 1)))

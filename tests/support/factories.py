@@ -11,10 +11,12 @@ from common.events import Envelope, OrderPlaced, OrderStatusChanged
 from common.lifecycle import Status
 
 
-def order_placed(*lines: tuple[str, int], order_id: uuid.UUID | None = None, correlation_id: str | None = None) -> Envelope:
+def order_placed(
+    *lines: tuple[str, int], order_id: uuid.UUID | None = None, correlation_id: str | None = None
+) -> Envelope:
     lines = lines or (("margherita-30", 2),)
     items = [events.OrderLine(item_id, item_id.title(), qty, Decimal("8.50")) for item_id, qty in lines]
-    total = sum((l.unit_price * l.quantity for l in items), Decimal(0))
+    total = sum((line.unit_price * line.quantity for line in items), Decimal(0))
     return Envelope.new(
         OrderPlaced(
             customer=events.Customer("Ada", "+1 555 0100"),
@@ -43,17 +45,24 @@ def change(status: Status, sequence: int, **extra) -> OrderStatusChanged:
 def status_changed(
     order_id: uuid.UUID, correlation_id: str, status: Status, sequence: int, *, source: str = "palmetto", **extra
 ) -> Envelope:
-    return Envelope.new(change(status, sequence, **extra), order_id=order_id, correlation_id=correlation_id, source=source)
+    return Envelope.new(
+        change(status, sequence, **extra), order_id=order_id, correlation_id=correlation_id, source=source
+    )
 
 
-def apply_status(order_id: uuid.UUID, correlation_id: str, status: Status, sequence: int, *, source: str = "palmetto",
-                 **extra) -> bool:
+def apply_status(
+    order_id: uuid.UUID, correlation_id: str, status: Status, sequence: int, *, source: str = "palmetto", **extra
+) -> bool:
     """The Client App's service applying a status change, called as its declaration calls it."""
     from client_app.orders.services.tracking import order_apply_status
 
     return order_apply_status(
-        order_id=order_id, correlation_id=correlation_id, change=change(status, sequence, **extra),
-        event_id=uuid.uuid4(), occurred_at=datetime.now(UTC), source=source,
+        order_id=order_id,
+        correlation_id=correlation_id,
+        change=change(status, sequence, **extra),
+        event_id=uuid.uuid4(),
+        occurred_at=datetime.now(UTC),
+        source=source,
     )
 
 

@@ -14,6 +14,7 @@ After the load drains it asserts, straight from the three databases and the topi
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 import uuid
@@ -107,10 +108,14 @@ class Invariants:
         return report
 
     def _orders_and_histories(self, acknowledged: dict[str, str], report: Report) -> None:
-        orders = {str(r[0]): (r[1], r[2]) for r in self.rows("client", "SELECT id, status, correlation_id FROM {t}_order")}
+        orders = {
+            str(r[0]): (r[1], r[2]) for r in self.rows("client", "SELECT id, status, correlation_id FROM {t}_order")
+        }
         history: dict[str, list[tuple[int, str]]] = {}
         for order_id, sequence, status in self.rows(
-            "client", "SELECT order_id, sequence, status FROM {t}_orderstatuschange WHERE kind = 'STATUS' ORDER BY order_id, sequence, id"
+            "client",
+            "SELECT order_id, sequence, status FROM {t}_orderstatuschange WHERE kind = 'STATUS' "
+            "ORDER BY order_id, sequence, id",
         ):
             history.setdefault(str(order_id), []).append((sequence, status))
         report.figures["acknowledged"] = len(acknowledged)
@@ -123,19 +128,29 @@ class Invariants:
             entries = history.get(order_id, [])
             statuses = [Status(s) for _, s in entries]
             sequences = [seq for seq, _ in entries]
-            report.expect(statuses[:1] == [Status.PLACED], f"{order_id}: history does not start with PLACED: {statuses}")
-            report.expect(sum(s in TERMINAL for s in statuses) == 1, f"{order_id}: not exactly one terminal state: {statuses}")
+            report.expect(
+                statuses[:1] == [Status.PLACED], f"{order_id}: history does not start with PLACED: {statuses}"
+            )
+            report.expect(
+                sum(s in TERMINAL for s in statuses) == 1, f"{order_id}: not exactly one terminal state: {statuses}"
+            )
             report.expect(len(set(statuses)) == len(statuses), f"{order_id}: duplicate history entries: {statuses}")
-            report.expect(sequences == sorted(set(sequences)), f"{order_id}: sequences not strictly increasing: {sequences}")
-            for before, after in zip(statuses, statuses[1:]):
+            report.expect(
+                sequences == sorted(set(sequences)), f"{order_id}: sequences not strictly increasing: {sequences}"
+            )
+            for before, after in itertools.pairwise(statuses):
                 report.expect(can_move(before, after), f"{order_id}: illegal move {before} -> {after}")
             report.expect(statuses[-1:] == [Status(orders[order_id][0])], f"{order_id}: status disagrees with history")
         # Orders the API did not acknowledge (a 503, a dropped connection) are all or nothing: an
         # order that exists has its items, its PLACED entry and its event, and is followed through.
-        for (order_id,) in self.rows("client", """
+        for (order_id,) in self.rows(
+            "client",
+            """
                 SELECT o.id FROM {t}_order o WHERE NOT EXISTS (SELECT 1 FROM {t}_orderitem i WHERE i.order_id = o.id)
                 OR NOT EXISTS (SELECT 1 FROM {t}_orderstatuschange h WHERE h.order_id = o.id AND h.status = 'PLACED')
-                OR NOT EXISTS (SELECT 1 FROM {t}_outboxmessage m WHERE m.order_id = o.id AND m.event_type = 'OrderPlaced')"""):
+                OR NOT EXISTS (SELECT 1 FROM {t}_outboxmessage m
+                               WHERE m.order_id = o.id AND m.event_type = 'OrderPlaced')""",
+        ):
             report.problems.append(f"order {order_id} is half-written")
 
     def _effects_once(self, report: Report) -> None:
@@ -144,7 +159,9 @@ class Invariants:
             report.expect(total == distinct, f"{service}: inbox holds an event twice")
             report.figures[f"{service} inbox"] = total
             announced = Counter()
-            for order_id, event_type, value in self.rows(service, "SELECT order_id, event_type, value FROM {t}_outboxmessage"):
+            for order_id, event_type, value in self.rows(
+                service, "SELECT order_id, event_type, value FROM {t}_outboxmessage"
+            ):
                 payload = json.loads(value)["payload"]
                 announced[(str(order_id), event_type, payload.get("status"))] += 1
             twice = [key for key, n in announced.items() if n > 1]
@@ -158,8 +175,16 @@ class Invariants:
         return {t.name: read_all(self.platform.bootstrap, t.dlt_name(self.platform.prefix), timeout=5) for t in TOPICS}
 
     def _offsets_not_ahead_of_database(self, report: Report) -> None:
-        dead = {(r.headers.get("dlt.group", b"").decode(), r.headers["dlt.topic"].decode(), int(r.headers["dlt.partition"]),
-                 int(r.headers["dlt.offset"])) for records in self._dead_lettered().values() for r in records}
+        dead = {
+            (
+                r.headers.get("dlt.group", b"").decode(),
+                r.headers["dlt.topic"].decode(),
+                int(r.headers["dlt.partition"]),
+                int(r.headers["dlt.offset"]),
+            )
+            for records in self._dead_lettered().values()
+            for r in records
+        }
         for service, spec in SERVICES.items():
             group = consumer_group(self.platform.prefix, service)
             applied = {str(r[0]) for r in self.rows(service, "SELECT event_id FROM {t}_inboxevent")}
@@ -172,13 +197,19 @@ class Invariants:
                     try:
                         envelope = decode(record.value, list(record.headers.items()))
                     except InvalidEvent:
-                        report.expect((group, name, record.partition, record.offset) in dead,
-                                      f"{group}: committed past invalid {name}[{record.partition}]@{record.offset} without dead-lettering it")
+                        report.expect(
+                            (group, name, record.partition, record.offset) in dead,
+                            f"{group}: committed past invalid {name}[{record.partition}]@{record.offset} "
+                            "without dead-lettering it",
+                        )
                         continue
                     if subscription.handler_for(envelope) is None:
                         continue  # skipped by design (e.g. the courier ignores all but READY_FOR_DELIVERY)
-                    report.expect(str(envelope.event_id) in applied,
-                                  f"{group}: committed past {name}[{record.partition}]@{record.offset} ({envelope.event_type}) but never applied it")
+                    report.expect(
+                        str(envelope.event_id) in applied,
+                        f"{group}: committed past {name}[{record.partition}]@{record.offset} "
+                        f"({envelope.event_type}) but never applied it",
+                    )
 
     def _dead_letters_are_exactly(self, poison: list[Poison], report: Report) -> None:
         expected = Counter()
@@ -190,7 +221,10 @@ class Invariants:
             for r in records:
                 found[(topic, r.headers.get("dlt.group", b"").decode(), r.key, r.value)] += 1
         report.figures["dead letters"] = sum(found.values())
-        report.expect(found == expected, f"dead letters differ from the injected poison: missing {expected - found}, unexpected {found - expected}")
+        report.expect(
+            found == expected,
+            f"dead letters differ from the injected poison: missing {expected - found}, unexpected {found - expected}",
+        )
 
 
 def _example(topic) -> dict:
@@ -208,12 +242,16 @@ def poison_for(topic) -> list[Poison]:
         negative["payload"]["items"][0]["quantity"] = -2
     else:
         negative["payload"]["sequence"] = -1
-    values = [b"\x00\x9f definitely not json", *(json.dumps(v).encode() for v in (unknown_type, unknown_version, broken, negative))]
+    values = [
+        b"\x00\x9f definitely not json",
+        *(json.dumps(v).encode() for v in (unknown_type, unknown_version, broken, negative)),
+    ]
     return [Poison(topic, f"poison-{topic.name}-{i}".encode(), value) for i, value in enumerate(values)]
 
 
 def inject(platform, poison: list[Poison], headers: list[tuple[str, bytes]] | None = None) -> None:
     """Write each poison message straight to its topic as a third-party client would, spread over the partitions."""
     for i, p in enumerate(poison):
-        produce_raw(platform.bootstrap, p.topic.full_name(platform.prefix), p.value, key=p.key, partition=i % 3,
-                    headers=headers)
+        produce_raw(
+            platform.bootstrap, p.topic.full_name(platform.prefix), p.value, key=p.key, partition=i % 3, headers=headers
+        )

@@ -44,7 +44,9 @@ def _high_watermark(consumer: Consumer, topic: str, partition: int) -> int:
 
 def read_all(bootstrap: str, topic: str, partitions: int = 3, timeout: float = 15) -> list[Record]:
     """Everything currently in ``topic`` (up to the end offsets at call time), without committing."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4()}", "enable.auto.commit": False})
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4()}", "enable.auto.commit": False}
+    )
     try:
         ends = {p: _high_watermark(consumer, topic, p) for p in range(partitions)}
         consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions) if ends[p] > 0])
@@ -53,7 +55,9 @@ def read_all(bootstrap: str, topic: str, partitions: int = 3, timeout: float = 1
         while sum(1 for r in records) < sum(ends.values()) and time.monotonic() < deadline:
             for m in consumer.consume(100, timeout=0.5):
                 if m.error() is None and m.offset() < ends[m.partition()]:
-                    records.append(Record(m.topic(), m.partition(), m.offset(), m.key(), m.value(), dict(m.headers() or [])))
+                    records.append(
+                        Record(m.topic(), m.partition(), m.offset(), m.key(), m.value(), dict(m.headers() or []))
+                    )
         return sorted(records, key=lambda r: (r.partition, r.offset))
     finally:
         consumer.close()

@@ -81,9 +81,13 @@ class Platform:
             stack.manage("client", "createsuperuser", "--noinput", env=self.env | {
                 "DJANGO_SUPERUSER_USERNAME": username, "DJANGO_SUPERUSER_PASSWORD": password,
                 "DJANGO_SUPERUSER_EMAIL": f"{username}@palmetto.invalid"})
-            token = requests.post(f"{self.api}/api/auth/token/", json={"username": username, "password": password}, timeout=10)
+            token = requests.post(
+                f"{self.api}/api/auth/token/", json={"username": username, "password": password}, timeout=10
+            )
         else:
-            token = requests.post(f"{self.api}/api/auth/register/", json={"username": username, "password": password}, timeout=10)
+            token = requests.post(
+                f"{self.api}/api/auth/register/", json={"username": username, "password": password}, timeout=10
+            )
         token.raise_for_status()
         http = requests.Session()
         http.headers["Authorization"] = f"Token {token.json()['token']}"
@@ -91,17 +95,27 @@ class Platform:
 
 
 @contextmanager
-def running_platform(bootstrap: str, database_factory: Callable[[str], str], logs: Path,
-                     env_overrides: dict[str, str] | None = None, replication_factor: int = 1) -> Iterator[Platform]:
+def running_platform(
+    bootstrap: str,
+    database_factory: Callable[[str], str],
+    logs: Path,
+    env_overrides: dict[str, str] | None = None,
+    replication_factor: int = 1,
+) -> Iterator[Platform]:
     """Create topics and databases, migrate, start the Client API and the three runconsumers; stop all after."""
     prefix = f"p{uuid.uuid4().hex[:8]}."
-    env = dict(os.environ) | ZERO_TIMINGS | {
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "PALMETTO_TOPIC_PREFIX": prefix,
-        "PYTHONUNBUFFERED": "1",
-        # The tests place many orders as one customer; production keeps the default limit.
-        "PALMETTO_ORDER_RATE": "100000/minute",
-    } | (env_overrides or {})
+    env = (
+        dict(os.environ)
+        | ZERO_TIMINGS
+        | {
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "PALMETTO_TOPIC_PREFIX": prefix,
+            "PYTHONUNBUFFERED": "1",
+            # The tests place many orders as one customer; production keeps the default limit.
+            "PALMETTO_ORDER_RATE": "100000/minute",
+        }
+        | (env_overrides or {})
+    )
     env.pop("DJANGO_SETTINGS_MODULE", None)
     db_urls = {spec.name: database_factory(f"{prefix.rstrip('.')}_{spec.name}") for spec in SERVICES}
     for spec in SERVICES:
@@ -113,8 +127,15 @@ def running_platform(bootstrap: str, database_factory: Callable[[str], str], log
     except subprocess.CalledProcessError as exc:
         raise AssertionError(f"{exc.cmd} failed:\n{exc.stdout}\n{exc.stderr}") from exc
     port = free_port()
-    platform = Platform(env=env, prefix=prefix, bootstrap=bootstrap, api=f"http://127.0.0.1:{port}", logs=logs,
-                        db_urls=db_urls, port=port)
+    platform = Platform(
+        env=env,
+        prefix=prefix,
+        bootstrap=bootstrap,
+        api=f"http://127.0.0.1:{port}",
+        logs=logs,
+        db_urls=db_urls,
+        port=port,
+    )
     try:
         platform.start_web()
         for service in NAMES:
@@ -158,7 +179,9 @@ class OrderStream:
     def place_one(self) -> None:
         self._count += 1
         try:
-            response = self.http.post(f"{self.platform.api}/api/orders/", json=order_request(self._count, self.menu), timeout=30)
+            response = self.http.post(
+                f"{self.platform.api}/api/orders/", json=order_request(self._count, self.menu), timeout=30
+            )
         except requests.RequestException:
             self.refused[0] = self.refused.get(0, 0) + 1
             return

@@ -100,8 +100,12 @@ class OrderListCreateView(ListAPIView):
         summary="Place an order",
         description="Prices come from the menu; a given item price or totalAmount must match the server's figures.",
         request=OrderCreateIn,
-        responses={201: OrderOut, 200: OpenApiResponse(OrderOut, description="Replayed: the order this Idempotency-Key created"),
-                   409: None, 422: None},
+        responses={
+            201: OrderOut,
+            200: OpenApiResponse(OrderOut, description="Replayed: the order this Idempotency-Key created"),
+            409: None,
+            422: None,
+        },
         parameters=[CORRELATION_PARAM, IDEMPOTENCY_PARAM],
     )
     def post(self, request: Request) -> Response:
@@ -113,7 +117,9 @@ class OrderListCreateView(ListAPIView):
             customer_account=request.user,
             correlation_id=request.correlation_id,
             customer=events.Customer(**body["customer"]),
-            address=events.DeliveryAddress(street=address["street"], city=address["city"], postal_code=address["postalCode"]),
+            address=events.DeliveryAddress(
+                street=address["street"], city=address["city"], postal_code=address["postalCode"]
+            ),
             lines=[LineRequest(line["itemId"], line["quantity"], line.get("price")) for line in body["items"]],
             currency=body.get("currency"),
             total_amount=body.get("totalAmount"),

@@ -38,7 +38,10 @@ class OrderCreateIn(serializers.Serializer):
     items = serializers.ListField(child=LineIn(), min_length=1, max_length=MAX_LINES)
     currency = serializers.RegexField(r"^[A-Z]{3}$", required=False, help_text="ISO 4217; must be the shop's currency.")
     totalAmount = serializers.DecimalField(
-        max_digits=10, decimal_places=2, required=False, help_text="Optional; when given it must equal the server's total."
+        max_digits=10,
+        decimal_places=2,
+        required=False,
+        help_text="Optional; when given it must equal the server's total.",
     )
 
 
@@ -68,7 +71,9 @@ class StatusChangeOut(serializers.ModelSerializer):
         choices=OrderStatusChange.Kind.values,
         help_text="STATUS for a status change; cancellation requests and refusals leave the status as it was.",
     )
-    status = serializers.ChoiceField(choices=[s.value for s in Status], help_text="The order's status after this entry.")
+    status = serializers.ChoiceField(
+        choices=[s.value for s in Status], help_text="The order's status after this entry."
+    )
     occurredAt = serializers.DateTimeField(source="occurred_at")
     recordedAt = serializers.DateTimeField(source="recorded_at")
 
@@ -78,7 +83,9 @@ class StatusChangeOut(serializers.ModelSerializer):
 
 
 class CancellationOut(serializers.Serializer):
-    state = serializers.ChoiceField(source="cancellation", choices=Order.Cancellation.values, help_text="Empty when never requested.")
+    state = serializers.ChoiceField(
+        source="cancellation", choices=Order.Cancellation.values, help_text="Empty when never requested."
+    )
     reason = serializers.CharField(source="cancellation_reason")
 
 
@@ -100,8 +107,20 @@ class OrderOut(serializers.ModelSerializer):
     class Meta:
         model = Order
         fields = [
-            "orderId", "customerId", "correlationId", "orderDate", "status", "customer", "deliveryAddress", "items",
-            "currency", "totalAmount", "deliveryFee", "grandTotal", "cancellation", "history",
+            "orderId",
+            "customerId",
+            "correlationId",
+            "orderDate",
+            "status",
+            "customer",
+            "deliveryAddress",
+            "items",
+            "currency",
+            "totalAmount",
+            "deliveryFee",
+            "grandTotal",
+            "cancellation",
+            "history",
         ]
 
 
@@ -128,7 +147,9 @@ class CancelIn(serializers.Serializer):
 
 
 class RegisterIn(serializers.Serializer):
-    username = serializers.RegexField(r"^[\w.@+-]{3,150}$", error_messages={"invalid": "3-150 letters, digits and @/./+/-/_"})
+    username = serializers.RegexField(
+        r"^[\w.@+-]{3,150}$", error_messages={"invalid": "3-150 letters, digits and @/./+/-/_"}
+    )
     password = serializers.CharField(min_length=8, max_length=128, write_only=True)
     email = serializers.EmailField(required=False, allow_blank=True)
 
@@ -157,4 +178,3 @@ class MenuItemOut(serializers.ModelSerializer):
     class Meta:
         model = MenuItem
         fields = ["itemId", "name", "category", "size", "description", "price"]
-

@@ -25,7 +25,8 @@ class TopicOrderIdsView(APIView):
     @extend_schema(
         operation_id="topics_order_ids",
         summary="Order ids seen on a topic (staff)",
-        description=f"Reads the topic from the beginning without committing offsets. Topics: {', '.join(sorted(INSPECTABLE))}.",
+        description="Reads the topic from the beginning without committing offsets. "
+        f"Topics: {', '.join(sorted(INSPECTABLE))}.",
         responses={200: TopicOrderIdsOut},
     )
     def get(self, request: Request, topic: str) -> Response:

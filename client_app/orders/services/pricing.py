@@ -45,7 +45,9 @@ def delivery_fee_for(total: Decimal) -> Decimal:
     return Decimal(0).quantize(CENT) if total >= config.free_delivery_from else config.delivery_fee.quantize(CENT)
 
 
-def order_price(lines: list[LineRequest], *, currency: str | None = None, total_amount: Decimal | None = None) -> Priced:
+def order_price(
+    lines: list[LineRequest], *, currency: str | None = None, total_amount: Decimal | None = None
+) -> Priced:
     """Price ``lines`` from the menu. A ``currency`` or ``total_amount`` the client states must equal
     the server's figure; raises :class:`OrderRejected` naming the field otherwise."""
     shop_currency = settings.PALMETTO_CONFIG.currency
@@ -74,7 +76,9 @@ def _price_lines(lines: list[LineRequest]) -> list[OrderItem]:
         if not item.available:
             raise OrderRejected(f"{item} is not available right now", field=f"{field}.itemId")
         if line.item_id in seen:
-            raise OrderRejected(f"{line.item_id!r} appears twice; use one line with a quantity", field=f"{field}.itemId")
+            raise OrderRejected(
+                f"{line.item_id!r} appears twice; use one line with a quantity", field=f"{field}.itemId"
+            )
         seen.add(line.item_id)
         if not 1 <= line.quantity <= MAX_QUANTITY:
             raise OrderRejected(f"quantity must be between 1 and {MAX_QUANTITY}", field=f"{field}.quantity")

@@ -24,7 +24,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         bootstrap = bootstrap_servers()
         try:
-            states = ensure_topics(bootstrap, settings.PALMETTO_CONFIG.topic_prefix, replication_factor=options["replication_factor"])
+            states = ensure_topics(
+                bootstrap, settings.PALMETTO_CONFIG.topic_prefix, replication_factor=options["replication_factor"]
+            )
         except TopicMismatch as exc:
             raise CommandError(str(exc)) from exc
         except KafkaException as exc:

@@ -66,7 +66,9 @@ class Command(BaseCommand):
         prefix = settings.PALMETTO_CONFIG.topic_prefix
 
         def producer(role: str) -> Producer:
-            return Producer(bootstrap, client_id=f"{service.name}-{role}", message_timeout_ms=config.kafka_message_timeout_ms)
+            return Producer(
+                bootstrap, client_id=f"{service.name}-{role}", message_timeout_ms=config.kafka_message_timeout_ms
+            )
 
         dead_letters = producer("dlt")
         workers = [
@@ -89,7 +91,12 @@ class Command(BaseCommand):
         supervisor = Supervisor(workers)
         signal.signal(signal.SIGTERM, supervisor.on_signal)
         signal.signal(signal.SIGINT, supervisor.on_signal)
-        log.info("%s: consuming partitions %s of %s", service.name, partitions, [s.topic.full_name(prefix) for s in service.subscriptions])
+        log.info(
+            "%s: consuming partitions %s of %s",
+            service.name,
+            partitions,
+            [s.topic.full_name(prefix) for s in service.subscriptions],
+        )
         supervisor.run()
         if supervisor.fatal:
             log.critical("%s: stopped because it cannot make progress: %s", service.name, supervisor.fatal)
