@@ -17,16 +17,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from common.devstack import ProvisioningError
+from tests.support.provisioning import or_fail
 
 if TYPE_CHECKING:
     from tests.support.platform import Platform
 
 DatabaseFactory = Callable[[str], str]
-
-
-def _fail(what: str, exc: Exception) -> None:
-    pytest.fail(f"{what} could not be provisioned, so the suite cannot run:\n{exc}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -48,10 +44,8 @@ def database_factory() -> Iterator[DatabaseFactory]:
     from common.devstack.postgres import PostgresCluster
 
     cluster = PostgresCluster()
-    try:
+    with or_fail("PostgreSQL"):
         cluster.start()
-    except ProvisioningError as exc:
-        _fail("PostgreSQL", exc)
 
     def create_local(name: str) -> str:
         cluster.create_database(name)
@@ -97,10 +91,8 @@ def kafka_bootstrap() -> Iterator[str]:
     from common.devstack.kafka_broker import KafkaBroker
 
     broker = KafkaBroker()
-    try:
+    with or_fail("Kafka"):
         servers = broker.start()
-    except ProvisioningError as exc:
-        _fail("Kafka", exc)
     yield servers
     broker.stop()
 

@@ -50,10 +50,8 @@ class Delivery(models.Model):
 
 
 class OutboxMessage(common_models.OutboxMessage):
-    class Meta(common_models.OutboxMessage.Meta):
-        pass
+    """This service's outbox (children of an abstract model inherit its Meta)."""
 
 
 class InboxEvent(common_models.InboxEvent):
-    class Meta(common_models.InboxEvent.Meta):
-        pass
+    """This service's inbox."""

@@ -9,19 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from common.devstack import ProvisioningError
 from common.devstack.kafka_broker import KafkaBroker
 from common.devstack.postgres import PostgresCluster
 from tests.support.platform import Platform, running_platform
+from tests.support.provisioning import or_fail
 
 
 @pytest.fixture
 def own_broker(tmp_path) -> Iterator[KafkaBroker]:
     broker = KafkaBroker(tmp_path / "kafka")
-    try:
+    with or_fail("Kafka"):
         broker.start()
-    except ProvisioningError as exc:
-        pytest.fail(f"Kafka could not be provisioned:\n{exc}", pytrace=False)
     yield broker
     broker.stop()
 
@@ -33,10 +31,8 @@ def own_postgres() -> Iterator[PostgresCluster]:
     work_dir = Path(tempfile.mkdtemp(prefix="palmetto-faults-pg-"))
     work_dir.chmod(0o755)
     cluster = PostgresCluster(work_dir)
-    try:
+    with or_fail("PostgreSQL"):
         cluster.start()
-    except ProvisioningError as exc:
-        pytest.fail(f"PostgreSQL could not be provisioned:\n{exc}", pytrace=False)
     yield cluster
     cluster.stop()
     shutil.rmtree(work_dir, ignore_errors=True)
