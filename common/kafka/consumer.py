@@ -101,7 +101,9 @@ class FailureGuard:
 
 
 @dataclass
-class DeadLetter:
+class Rejected:
+    """A message of a batch that goes to the dead-letter topic, and why."""
+
     message: Message
     error: str
 
@@ -302,15 +304,15 @@ class PartitionConsumer:
                     return False
         return True
 
-    def _apply(self, batch: list[Message]) -> list[DeadLetter]:
-        dead: list[DeadLetter] = []
+    def _apply(self, batch: list[Message]) -> list[Rejected]:
+        dead: list[Rejected] = []
         with transaction.atomic():
             for message in batch:
                 try:
                     with transaction.atomic():
                         self._apply_one(message)
                 except InvalidEvent as exc:
-                    dead.append(DeadLetter(message, str(exc)))
+                    dead.append(Rejected(message, str(exc)))
         return dead
 
     def _apply_one(self, message: Message) -> None:
@@ -333,7 +335,7 @@ class PartitionConsumer:
                 offset=message.offset(),
             )
 
-    def _send_dead_letters(self, dead: list[DeadLetter]) -> None:
+    def _send_dead_letters(self, dead: list[Rejected]) -> None:
         """Publish each to ``<topic>.DLT`` with original key, value and headers plus error and origin."""
         outcome: dict[int, str | None] = {}
         for i, letter in enumerate(dead):

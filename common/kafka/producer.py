@@ -68,9 +68,6 @@ class Producer:
         """Wait for outstanding deliveries; return how many are still queued (0 = all reported)."""
         return self._producer.flush(self.message_timeout_s + 5 if timeout is None else timeout)
 
-    def poll(self, timeout: float = 0) -> None:
-        self._producer.poll(timeout)
-
     def reset(self) -> None:
         """Replace the librdkafka client with a fresh one with the same settings.
 
