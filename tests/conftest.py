@@ -20,7 +20,7 @@ import pytest
 from tests.support.provisioning import or_fail
 
 if TYPE_CHECKING:
-    from tests.support.platform import Platform
+    from common.devstack.platform import Platform
 
 DatabaseFactory = Callable[[str], str]
 
@@ -120,7 +120,7 @@ def platform(request, kafka_bootstrap: str, database_factory: DatabaseFactory, t
 
     Stage timings are zero; parametrize indirectly with a dict to override environment variables.
     """
-    from tests.support.platform import running_platform
+    from common.devstack.platform import running_platform
 
     with running_platform(kafka_bootstrap, database_factory, tmp_path, getattr(request, "param", None)) as running:
         yield running

@@ -7,10 +7,10 @@ import uuid
 
 import pytest
 
+from common.devstack.kafka_tools import committed_offsets, end_offsets, read_all, wait_for
+from common.devstack.platform import order_request
 from common.kafka.admin import describe_partitions
 from common.topics import NOTIFICATIONS, ORDERS, all_topic_names, consumer_group
-from tests.support.kafka_tools import committed_offsets, end_offsets, read_all, wait_for
-from tests.support.platform import order_request
 
 pytestmark = pytest.mark.e2e
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from common.devstack.kafka_broker import KafkaBroker
+from common.devstack.platform import Platform, running_platform
 from common.devstack.postgres import PostgresCluster
-from tests.support.platform import Platform, running_platform
 from tests.support.provisioning import or_fail
 
 

@@ -8,14 +8,15 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from common.deployment import NAMES
+from common.devstack.invariants import SERVICES as SPECS
+from common.devstack.invariants import Invariants
+from common.devstack.kafka_tools import committed_offsets, consumed_to_end, produce_raw, read_all, wait_for
 from common.events import encode
 from common.lifecycle import Status
 from common.topics import NOTIFICATIONS, ORDERS, consumer_group
 from tests.support.factories import status_changed
-from tests.support.invariants import SERVICES as SPECS
-from tests.support.invariants import Invariants, inject, poison_for
-from tests.support.kafka_tools import committed_offsets, consumed_to_end, produce_raw, read_all, wait_for
 from tests.support.platform import OrderStream
+from tests.support.poison import inject, poison_for
 
 pytestmark = pytest.mark.faults
 

@@ -8,9 +8,10 @@ import time
 
 import pytest
 
+from common.devstack.invariants import Invariants
 from common.topics import NOTIFICATIONS, ORDERS
-from tests.support.invariants import Invariants, inject, poison_for
 from tests.support.platform import OrderStream
+from tests.support.poison import inject, poison_for
 
 pytestmark = pytest.mark.faults
 

@@ -7,7 +7,7 @@ import time
 import pytest
 import requests
 
-from tests.support.invariants import Invariants
+from common.devstack.invariants import Invariants
 from tests.support.platform import OrderStream
 
 pytestmark = pytest.mark.faults

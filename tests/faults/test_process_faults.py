@@ -9,8 +9,8 @@ import time
 import pytest
 
 from common.deployment import NAMES
-from tests.support.invariants import Invariants
-from tests.support.kafka_tools import wait_for
+from common.devstack.invariants import Invariants
+from common.devstack.kafka_tools import wait_for
 from tests.support.platform import OrderStream
 
 pytestmark = pytest.mark.faults

@@ -19,11 +19,12 @@ from confluent_kafka.admin import AdminClient
 
 from common.deployment import NAMES
 from common.devstack import stack
+from common.devstack.invariants import Invariants
 from common.devstack.kafka_broker import KafkaBroker
+from common.devstack.kafka_tools import read_all
+from common.devstack.platform import running_platform
 from common.topics import NOTIFICATIONS, ORDERS
-from tests.support.invariants import Invariants
-from tests.support.kafka_tools import read_all
-from tests.support.platform import OrderStream, running_platform
+from tests.support.platform import OrderStream
 
 pytestmark = pytest.mark.faults
 

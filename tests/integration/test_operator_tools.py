@@ -24,6 +24,7 @@ from client_app.orders.models import InboxEvent as ClientInbox
 from client_app.orders.models import Order
 from client_app.orders.models import OutboxMessage as ClientOutbox
 from common import deployment
+from common.devstack.kafka_tools import committed_offsets, produce_raw, read_all, wait_for
 from common.devstack.ports import free_port
 from common.events import CancellationRequested, decode, encode
 from common.lifecycle import Status
@@ -39,7 +40,6 @@ from palmetto_app.kitchen.models import OutboxMessage as KitchenOutbox
 from palmetto_app.kitchen.models import Ticket
 from tests.support.config import configure
 from tests.support.factories import open_ticket, order_placed, status_changed
-from tests.support.kafka_tools import committed_offsets, produce_raw, read_all, wait_for
 from tests.support.workers import consumer_for, create_order, producer, running
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.db import OperationalError, connections, transaction
 
 from client_app.orders.declaration import SERVICE as CLIENT
+from common.devstack.kafka_tools import committed_offsets, end_offsets, produce_raw, read_all, wait_for
 from common.errors import ConsumerHalted
 from common.events import OrderPlaced, decode, encode
 from common.kafka.consumer import Subscription
@@ -24,7 +25,6 @@ from palmetto_app.kitchen.models import OutboxMessage as KitchenOutbox
 from palmetto_app.kitchen.models import Ticket
 from tests.support.config import configure
 from tests.support.factories import order_placed, status_changed
-from tests.support.kafka_tools import committed_offsets, end_offsets, produce_raw, read_all, wait_for
 from tests.support.workers import consumer_for, create_order, producer, running
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

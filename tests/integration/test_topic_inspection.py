@@ -7,6 +7,7 @@ import time
 import pytest
 from django.contrib.auth.models import User
 
+from common.devstack.kafka_tools import produce_raw
 from common.devstack.ports import free_port
 from common.events import encode
 from common.lifecycle import Status
@@ -14,7 +15,6 @@ from common.topics import NOTIFICATIONS, ORDERS
 from tests.support.api import client_for
 from tests.support.config import configure
 from tests.support.factories import order_placed, status_changed
-from tests.support.kafka_tools import produce_raw
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 

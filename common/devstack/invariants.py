@@ -1,4 +1,4 @@
-"""The one invariant checker every fault scenario ends with.
+"""The one invariant checker every fault scenario and the benchmark end with.
 
 After the load drains it asserts, straight from the three databases and the topics:
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 import itertools
 import json
 import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -26,13 +25,12 @@ from django.utils.module_loading import import_string
 
 from common import deployment
 from common.declaration import Service
+from common.devstack.kafka_tools import Record, committed_offsets, consumed_to_end, read_all
+from common.devstack.platform import Platform
 from common.errors import InvalidEvent
-from common.events import decode, encode
+from common.events import decode
 from common.lifecycle import TERMINAL, Status, can_move
-from common.topics import NOTIFICATIONS, ORDERS, TOPICS, Topic, consumer_group
-from tests.support.factories import order_placed, status_changed
-from tests.support.kafka_tools import Record, committed_offsets, consumed_to_end, produce_raw, read_all
-from tests.support.platform import Platform
+from common.topics import TOPICS, Topic, consumer_group
 
 # Each service's declaration by name, and the Django app label its tables start with.
 SERVICES: dict[str, Service] = {spec.name: import_string(spec.declaration) for spec in deployment.SERVICES}
@@ -224,34 +222,4 @@ class Invariants:
         report.expect(
             found == expected,
             f"dead letters differ from the injected poison: missing {expected - found}, unexpected {found - expected}",
-        )
-
-
-def _example(topic) -> dict:
-    envelope = order_placed() if topic is ORDERS else status_changed(uuid.uuid4(), "c-1", Status.ACCEPTED, 1)
-    return json.loads(encode(envelope)[1])
-
-
-def poison_for(topic) -> list[Poison]:
-    """Not JSON; unknown event type; unknown version; valid JSON that breaks the schema; negative quantity."""
-    unknown_type, unknown_version, broken, negative = (_example(topic) for _ in range(4))
-    unknown_type["event_type"] = "PizzaThrown"
-    unknown_version["version"] = 99
-    broken["payload"] = {"status": 42} if topic is NOTIFICATIONS else {"items": "many"}
-    if topic is ORDERS:
-        negative["payload"]["items"][0]["quantity"] = -2
-    else:
-        negative["payload"]["sequence"] = -1
-    values = [
-        b"\x00\x9f definitely not json",
-        *(json.dumps(v).encode() for v in (unknown_type, unknown_version, broken, negative)),
-    ]
-    return [Poison(topic, f"poison-{topic.name}-{i}".encode(), value) for i, value in enumerate(values)]
-
-
-def inject(platform, poison: list[Poison], headers: list[tuple[str, bytes]] | None = None) -> None:
-    """Write each poison message straight to its topic as a third-party client would, spread over the partitions."""
-    for i, p in enumerate(poison):
-        produce_raw(
-            platform.bootstrap, p.topic.full_name(platform.prefix), p.value, key=p.key, partition=i % 3, headers=headers
         )

@@ -1,4 +1,4 @@
-"""Test-side Kafka helpers: write raw bytes, read a topic, read offsets. Tests may use confluent-kafka directly."""
+"""Kafka helpers for tests and the benchmark: write raw bytes, read a topic, read offsets (confluent-kafka directly)."""
 
 from __future__ import annotations
 

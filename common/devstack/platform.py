@@ -1,0 +1,155 @@
+"""The platform as real processes: three databases, topics, runconsumers per service, the Client API.
+
+Used by the end-to-end and fault-injection tests, which start and kill these
+processes the way an operator (or a crash) would, and by the benchmark (:mod:`.bench`).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from common.deployment import NAMES, SERVICES
+from common.devstack import stack
+from common.devstack.ports import free_port
+
+ZERO_TIMINGS = {
+    "PALMETTO_KITCHEN_ACCEPT_SECONDS": "0",
+    "PALMETTO_KITCHEN_PREPARE_SECONDS": "0",
+    "PALMETTO_COURIER_TRAVEL_SECONDS": "0",
+}
+
+
+@dataclass
+class Platform:
+    env: dict[str, str]
+    prefix: str
+    bootstrap: str
+    api: str
+    logs: Path
+    db_urls: dict[str, str]
+    consumers: dict[str, subprocess.Popen] = field(default_factory=dict)
+    web: subprocess.Popen | None = None
+    port: int = 0
+
+    # -- processes ------------------------------------------------------------------------------
+
+    def start_consumers(self, service: str) -> subprocess.Popen:
+        output = open(self.logs / f"{service}-consumers.log", "a")
+        self.consumers[service] = stack.spawn_consumers(service, self.env, output)
+        return self.consumers[service]
+
+    def stop_consumers(self, *services: str) -> dict[str, int]:
+        """SIGTERM (clean stop) the given services' runconsumers (default: all); return exit codes."""
+        chosen = {s: p for s, p in self.consumers.items() if not services or s in services}
+        codes = stack.stop_processes(list(chosen.values()))
+        return {name: codes[p.pid] for name, p in chosen.items()}
+
+    def kill_consumers(self, service: str) -> None:
+        """SIGKILL: no chance to finish, commit or close."""
+        process = self.consumers[service]
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    def start_web(self) -> None:
+        self.web = stack.spawn_web("client", self.port, self.env, open(self.logs / "client-web.log", "a"))
+        stack.wait_http(f"{self.api}/healthz", timeout=60)
+
+    def stop_all(self) -> None:
+        stack.stop_processes([p for p in [self.web, *self.consumers.values()] if p is not None])
+
+    def log(self, service: str) -> str:
+        return (self.logs / f"{service}-consumers.log").read_text()
+
+    # -- HTTP -----------------------------------------------------------------------------------
+
+    def session(self, username: str | None = None, *, staff: bool = False):
+        """An HTTP session (``requests``, a test dependency) authenticated as a new customer (or staff member)."""
+        import requests
+
+        username = username or f"{'staff' if staff else 'customer'}-{uuid.uuid4().hex[:8]}"
+        password = f"pw-{uuid.uuid4().hex}"
+        if staff:
+            stack.manage("client", "createsuperuser", "--noinput", env=self.env | {
+                "DJANGO_SUPERUSER_USERNAME": username, "DJANGO_SUPERUSER_PASSWORD": password,
+                "DJANGO_SUPERUSER_EMAIL": f"{username}@palmetto.invalid"})
+            token = requests.post(
+                f"{self.api}/api/auth/token/", json={"username": username, "password": password}, timeout=10
+            )
+        else:
+            token = requests.post(
+                f"{self.api}/api/auth/register/", json={"username": username, "password": password}, timeout=10
+            )
+        token.raise_for_status()
+        http = requests.Session()
+        http.headers["Authorization"] = f"Token {token.json()['token']}"
+        return http
+
+
+@contextmanager
+def running_platform(
+    bootstrap: str,
+    database_factory: Callable[[str], str],
+    logs: Path,
+    env_overrides: dict[str, str] | None = None,
+    replication_factor: int = 1,
+) -> Iterator[Platform]:
+    """Create topics and databases, migrate, start the Client API and the three runconsumers; stop all after."""
+    prefix = f"p{uuid.uuid4().hex[:8]}."
+    env = (
+        dict(os.environ)
+        | ZERO_TIMINGS
+        | {
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "PALMETTO_TOPIC_PREFIX": prefix,
+            "PYTHONUNBUFFERED": "1",
+            # The tests place many orders as one customer; production keeps the default limit.
+            "PALMETTO_ORDER_RATE": "100000/minute",
+        }
+        | (env_overrides or {})
+    )
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    db_urls = {spec.name: database_factory(f"{prefix.rstrip('.')}_{spec.name}") for spec in SERVICES}
+    for spec in SERVICES:
+        env[spec.database_env] = db_urls[spec.name]
+    try:
+        stack.manage("client", "createtopics", f"--replication-factor={replication_factor}", env=env)
+        for service in NAMES:
+            stack.manage(service, "migrate", "--noinput", env=env)
+    except subprocess.CalledProcessError as exc:
+        raise AssertionError(f"{exc.cmd} failed:\n{exc.stdout}\n{exc.stderr}") from exc
+    port = free_port()
+    platform = Platform(
+        env=env,
+        prefix=prefix,
+        bootstrap=bootstrap,
+        api=f"http://127.0.0.1:{port}",
+        logs=logs,
+        db_urls=db_urls,
+        port=port,
+    )
+    try:
+        platform.start_web()
+        for service in NAMES:
+            platform.start_consumers(service)
+        yield platform
+    finally:
+        platform.stop_all()
+
+
+def order_request(i: int, menu: list[dict]) -> dict:
+    import random
+
+    rng = random.Random(i)
+    lines = rng.sample(menu, k=rng.randint(1, 3))
+    return {
+        "customer": {"name": f"Customer {i}", "phone": f"+1 843 555 {i % 10000:04d}"},
+        "deliveryAddress": {"street": f"{i} King Street", "city": "Charleston", "postalCode": "29401"},
+        "items": [{"itemId": m["itemId"], "quantity": rng.randint(1, 3)} for m in lines],
+    }
