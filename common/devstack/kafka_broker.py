@@ -262,6 +262,11 @@ class KafkaBroker:
         """Where configs, logs and data live; None until the first :meth:`start`."""
         return self._work_dir
 
+    @property
+    def pids(self) -> list[int]:
+        """The JVM pid of every running node (for resource accounting)."""
+        return [node.process.pid for node in self._nodes.values() if node.running and node.process is not None]
+
     def start(self) -> str:
         """Start every node that is not running, wait until it is usable, and return :attr:`bootstrap_servers`.
 

@@ -154,6 +154,15 @@ class PostgresCluster:
         """Whether our postmaster is alive."""
         return self._postmaster() is not None
 
+    @property
+    def pid(self) -> int | None:
+        """The live postmaster's pid (its backends are its children), else None."""
+        return self._postmaster()
+
+    def bin(self, name: str) -> str:
+        """Path of one of the cluster's server programs (e.g. ``pgbench``)."""
+        return self._bin(name)
+
     def url(self, dbname: str = "postgres") -> str:
         """``postgresql://postgres@127.0.0.1:<port>/<dbname>`` (trust auth: no password)."""
         return f"postgresql://{SUPERUSER}@{LOOPBACK}:{self.port}/{quote(dbname, safe='')}"
