@@ -15,7 +15,7 @@ from django.db.models import F, Max, QuerySet, Subquery
 from django.utils import timezone
 
 from common.correlation import bound
-from common.kafka.producer import Producer
+from common.kafka.producer import Outgoing, Producer
 from common.models import OutboxMessage
 from common.workers import poll_loop
 
@@ -83,19 +83,19 @@ class OutboxRelay:
             rows = list(self.model.objects.filter(sent_at__isnull=True).order_by("id")[: self.batch_size])
             if not rows:
                 return 0
-            outcome: dict[int, str | None] = {}
-            for row in rows:
-                with bound(row.key):
-                    self.producer.produce(
+            delivery = self.producer.send_all(
+                [
+                    Outgoing(
                         f"{self.prefix}{row.topic}",
-                        key=row.key.encode(),
-                        value=row.value.encode(),
-                        headers=[(name, value.encode()) for name, value in row.headers],
-                        on_delivery=lambda err, row_id=row.id: outcome.__setitem__(row_id, err),
+                        row.key.encode(),
+                        row.value.encode(),
+                        [(name, value.encode()) for name, value in row.headers],
                     )
-            self.producer.flush()
-            sent = [row_id for row_id, err in outcome.items() if err is None]
-            failed = {row_id: err for row_id, err in outcome.items() if err is not None}
+                    for row in rows
+                ]
+            )
+            sent = {rows[i].id for i in delivery.acknowledged}
+            failed = {rows[i].id: err for i, err in delivery.failed.items()}
             # Rows without any report are still in librdkafka's queue; they stay unsent and are retried.
             self.model.objects.filter(id__in=sent).update(sent_at=timezone.now())
             if failed:

@@ -1,14 +1,22 @@
 """The one consumer loop: a pinned partition, batches in one transaction, commit after commit.
 
-For each batch the loop
+Two parts: :class:`PartitionConsumer` keeps a Kafka client alive (assign, poll,
+stall check, offset commit, client replacement) and hands each batch to a
+:class:`BatchApplier`, which needs no Kafka client to be tested. For each batch
 
-1. decodes every message (:func:`common.events.decode`);
-2. in ONE database transaction, runs each wanted message's handler in a
-   savepoint and records its ``event_id`` in the service's inbox -- an event
-   already in the inbox is skipped, so redelivery has no effect;
+1. the applier decodes every message (:func:`common.events.decode`);
+2. in ONE database transaction, reads which of the batch's events the inbox
+   holds already (one query: those are skipped, so redelivery has no effect),
+   runs each other wanted message's handler and records the batch's
+   event ids in the inbox (one query);
 3. after the transaction commits, sends messages that can never succeed
    (:class:`InvalidEvent`) to ``<topic>.DLT`` and waits for Kafka's ack;
-4. only then commits the offsets synchronously.
+4. only then the consumer commits the offsets synchronously.
+
+A handler that finds its message can never succeed rolls the whole batch back;
+the batch is then applied again one message at a time, each in a savepoint, so
+only that message is dead-lettered (savepoints cost a round trip each, so they
+are used only then).
 
 Any other exception rolls the batch back and retries it in place with
 exponential back-off; nothing is skipped. When most recent messages are
@@ -21,11 +29,13 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
 import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 from django.db import close_old_connections, transaction
@@ -34,9 +44,9 @@ from common.correlation import bound
 from common.db import drop_broken_connection
 from common.declaration import Subscription
 from common.errors import ConsumerHalted, InvalidEvent
-from common.events import decode
+from common.events import Envelope, decode
 from common.kafka.deadletters import dead_letter_headers
-from common.kafka.producer import Producer
+from common.kafka.producer import Outgoing, Producer
 from common.kafka.settings import base
 from common.models import InboxEvent
 from common.topics import consumer_group
@@ -108,6 +118,196 @@ class Rejected:
     error: str
 
 
+class BatchApplier:
+    """Applies batches of one service's messages to its database; knows nothing of the Kafka client.
+
+    ``messages`` are anything with confluent-kafka's ``Message`` accessors (``topic()``,
+    ``partition()``, ``offset()``, ``key()``, ``value()``, ``headers()``), so tests can use fakes.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        subscriptions: Sequence[Subscription],
+        inbox: type[InboxEvent],
+        topic_prefix: str,
+        group_id: str,
+        dead_letters: Producer,
+        backoff: Backoff = Backoff(),
+        guard: FailureGuard | None = None,
+    ) -> None:
+        self.name = name
+        self.by_topic = {s.topic.full_name(topic_prefix): s for s in subscriptions}
+        self.inbox = inbox
+        self.prefix = topic_prefix
+        self.group_id = group_id
+        self.dead_letters = dead_letters
+        self.backoff = backoff
+        self.guard = guard or FailureGuard()
+
+    def apply_until_done(self, batch: list[Message], stop: threading.Event) -> bool:
+        """Apply the batch, retrying transient failures in place; False if stopped before success.
+
+        Raises :class:`ConsumerHalted` when the failure guard trips.
+        """
+        attempt = 0
+        while True:
+            close_old_connections()
+            try:
+                dead = self.apply(batch)
+                break
+            except Exception:
+                attempt += 1
+                delay = self.backoff.delay(attempt)
+                log.exception(
+                    "%s: batch at %s failed (attempt %d); retrying in %.1fs",
+                    self.name,
+                    _where(batch[0]),
+                    attempt,
+                    delay,
+                )
+                drop_broken_connection()
+                if stop.wait(delay):
+                    return False
+        self.guard.observe(len(batch), len(dead))
+        if self.guard.tripped:
+            # Valid messages of this batch are applied (the inbox absorbs their redelivery); nothing is
+            # dead-lettered or committed, so after a fix the same messages are read again.
+            raise ConsumerHalted(
+                f"{self.name}: {sum(self.guard.recent)} of the last {len(self.guard.recent)} messages were invalid "
+                f"(latest: {dead[-1].error}); stopping instead of dead-lettering them"
+            )
+        attempt = 0
+        while dead:
+            try:
+                self.send_dead_letters(dead)
+                break
+            except Exception:
+                attempt += 1
+                log.exception("%s: could not dead-letter %d messages; retrying", self.name, len(dead))
+                if stop.wait(self.backoff.delay(attempt)):
+                    return False
+        return True
+
+    def apply(self, batch: list[Message]) -> list[Rejected]:
+        """Apply ``batch`` in one transaction; return the messages that can never succeed, in batch order."""
+        dead: list[Rejected] = []
+        wanted: list[tuple[Message, Envelope[Any], Any]] = []
+        for message in batch:
+            try:
+                envelope = decode(message.value(), message.headers())
+            except InvalidEvent as exc:
+                dead.append(Rejected(message, str(exc)))
+                continue
+            handler = self.by_topic[message.topic()].handler_for(envelope)
+            if handler is not None:
+                wanted.append((message, envelope, handler))
+        if wanted:
+            try:
+                with transaction.atomic():
+                    self._apply_wanted(wanted, one_by_one=False)
+            except InvalidEvent:
+                # One handler found its message can never succeed, and the batch rolled back. Apply it
+                # again message by message, each in a savepoint, so only that message is rejected.
+                with transaction.atomic():
+                    dead += self._apply_wanted(wanted, one_by_one=True)
+        order = {id(m): i for i, m in enumerate(batch)}
+        return sorted(dead, key=lambda r: order[id(r.message)])
+
+    def _apply_wanted(self, wanted: list[tuple[Message, Envelope[Any], Any]], *, one_by_one: bool) -> list[Rejected]:
+        applied = set(
+            self.inbox.objects.filter(event_id__in=[e.event_id for _, e, _ in wanted]).values_list(
+                "event_id", flat=True
+            )
+        )
+        dead: list[Rejected] = []
+        rows: list[InboxEvent] = []
+        for message, envelope, handler in wanted:
+            with bound(envelope.correlation_id):
+                if envelope.event_id in applied:
+                    log.info("%s: %s %s already applied; skipped", self.name, envelope.event_type, envelope.event_id)
+                    continue
+                if one_by_one:
+                    try:
+                        with transaction.atomic():
+                            handler(envelope)
+                    except InvalidEvent as exc:
+                        dead.append(Rejected(message, str(exc)))
+                        continue
+                else:
+                    handler(envelope)
+            applied.add(envelope.event_id)
+            rows.append(
+                self.inbox(
+                    event_id=envelope.event_id,
+                    event_type=envelope.event_type,
+                    order_id=envelope.order_id,
+                    correlation_id=envelope.correlation_id,
+                    topic=message.topic(),
+                    partition=message.partition(),
+                    offset=message.offset(),
+                )
+            )
+        self.inbox.objects.bulk_create(rows)
+        return dead
+
+    def send_dead_letters(self, dead: list[Rejected]) -> None:
+        """Publish each to ``<topic>.DLT`` with original key, value and headers plus error and origin."""
+        failures = self.dead_letters.send_all(
+            [
+                Outgoing(
+                    topic=self.by_topic[r.message.topic()].topic.dlt_name(self.prefix),
+                    key=r.message.key(),
+                    value=r.message.value(),
+                    headers=dead_letter_headers(r.message, error=r.error, group=self.group_id),
+                )
+                for r in dead
+            ]
+        ).failures
+        if failures:
+            self.dead_letters.reset()  # in case this client will never reconnect (see Producer.reset)
+            raise RuntimeError(f"dead-letter publish failed: {failures[0]}")
+        for letter in dead:
+            log.error("%s: dead-lettered %s: %s", self.name, _where(letter.message), letter.error)
+
+
+class _Committer:
+    """Runs one client's synchronous offset commits on one long-lived thread, so each can be timed out.
+
+    ``Consumer.commit()`` takes no timeout and can block for good on a coordinator the client
+    never reconnects to; waiting for it here, with a timeout, lets the consumer give up on the client.
+    """
+
+    def __init__(self, client: Consumer, name: str) -> None:
+        self.client = client
+        self._requests: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._serve, name=f"{name}-commit", daemon=True).start()
+
+    def _serve(self) -> None:
+        while (request := self._requests.get()) is not None:
+            offsets, done, outcome = request
+            try:
+                self.client.commit(offsets=offsets, asynchronous=False)
+                outcome.append(None)
+            except BaseException as exc:  # handed to the consumer's thread
+                outcome.append(exc)
+            done.set()
+
+    def commit(self, offsets: list[TopicPartition], timeout: float) -> bool:
+        """Commit synchronously; re-raise the commit's exception; False if it did not return within ``timeout``."""
+        done, outcome = threading.Event(), []
+        self._requests.put((offsets, done, outcome))
+        if not done.wait(timeout):
+            return False
+        if outcome[0] is not None:
+            raise outcome[0]
+        return True
+
+    def close(self) -> None:
+        self._requests.put(None)
+
+
 class PartitionConsumer:
     """Consumes partition ``partition`` of each subscribed topic for one service."""
 
@@ -131,12 +331,8 @@ class PartitionConsumer:
     ) -> None:
         self.service = service
         self.partition = partition
-        self.inbox = inbox
-        self.prefix = topic_prefix
-        self.dead_letters = dead_letters
         self.batch_size = batch_size
         self.backoff = backoff
-        self.guard = guard or FailureGuard()
         self.crash_before_offset_commit = crash_before_offset_commit
         self.commit_timeout = commit_timeout
         self.stall_check = stall_check
@@ -148,12 +344,25 @@ class PartitionConsumer:
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
             "auto.offset.reset": "earliest",
-            "fetch.wait.max.ms": 100,
+            # The broker answers a fetch as soon as a message arrives; this only bounds how often an
+            # idle consumer asks again (a short wait here costs idle CPU in the broker, not latency).
+            "fetch.wait.max.ms": 500,
             # A request (an offset commit above all) the broker does not answer fails after this,
             # instead of librdkafka's 60 s, so a stuck commit is noticed and retried soon.
             "socket.timeout.ms": REQUEST_TIMEOUT_MS,
         }
         self.name = f"{service}-consumer-p{partition}"
+        self.applier = BatchApplier(
+            name=self.name,
+            subscriptions=subscriptions,
+            inbox=inbox,
+            topic_prefix=topic_prefix,
+            group_id=self.group_id,
+            dead_letters=dead_letters,
+            backoff=backoff,
+            guard=guard,
+        )
+        self._committer: _Committer | None = None
 
     def run(self, stop: threading.Event) -> None:
         """Consume until ``stop`` is set, replacing the librdkafka client whenever it gets stuck."""
@@ -192,7 +401,7 @@ class PartitionConsumer:
                 batch = [m for m in fetched if self._is_message(m)]
                 for m in batch:
                     expected[m.topic()] = m.offset() + 1
-                if batch and self._process_until_done(batch, stop):
+                if batch and self.applier.apply_until_done(batch, stop):
                     self._maybe_crash()
                     self._commit(consumer, batch, stop)
         except ClientStuck as exc:
@@ -202,7 +411,10 @@ class PartitionConsumer:
             if abandoned:
                 log.error("%s: abandoning a Kafka client stuck in a call that never returned", self.name)
             else:
+                if self._committer is not None:
+                    self._committer.close()
                 consumer.close()
+            self._committer = None
             close_old_connections()
             log.info("%s closed", self.name)
 
@@ -261,101 +473,6 @@ class PartitionConsumer:
             stop.wait(self.backoff.delay(attempt))
         return None
 
-    # -- one batch -------------------------------------------------------------------------------
-
-    def _process_until_done(self, batch: list[Message], stop: threading.Event) -> bool:
-        """Apply the batch, retrying transient failures in place; False if stopped before success."""
-        attempt = 0
-        while True:
-            close_old_connections()
-            try:
-                dead = self._apply(batch)
-                break
-            except Exception:
-                attempt += 1
-                delay = self.backoff.delay(attempt)
-                log.exception(
-                    "%s: batch at %s failed (attempt %d); retrying in %.1fs",
-                    self.name,
-                    _where(batch[0]),
-                    attempt,
-                    delay,
-                )
-                drop_broken_connection()
-                if stop.wait(delay):
-                    return False
-        self.guard.observe(len(batch), len(dead))
-        if self.guard.tripped:
-            # Valid messages of this batch are applied (the inbox absorbs their redelivery); nothing is
-            # dead-lettered or committed, so after a fix the same messages are read again.
-            raise ConsumerHalted(
-                f"{self.name}: {sum(self.guard.recent)} of the last {len(self.guard.recent)} messages were invalid "
-                f"(latest: {dead[-1].error}); stopping instead of dead-lettering them"
-            )
-        attempt = 0
-        while dead:
-            try:
-                self._send_dead_letters(dead)
-                break
-            except Exception:
-                attempt += 1
-                log.exception("%s: could not dead-letter %d messages; retrying", self.name, len(dead))
-                if stop.wait(self.backoff.delay(attempt)):
-                    return False
-        return True
-
-    def _apply(self, batch: list[Message]) -> list[Rejected]:
-        dead: list[Rejected] = []
-        with transaction.atomic():
-            for message in batch:
-                try:
-                    with transaction.atomic():
-                        self._apply_one(message)
-                except InvalidEvent as exc:
-                    dead.append(Rejected(message, str(exc)))
-        return dead
-
-    def _apply_one(self, message: Message) -> None:
-        envelope = decode(message.value(), message.headers())
-        handler = self.by_topic[message.topic()].handler_for(envelope)
-        if handler is None:
-            return
-        with bound(envelope.correlation_id):
-            if self.inbox.objects.filter(event_id=envelope.event_id).exists():
-                log.info("%s: %s %s already applied; skipped", self.name, envelope.event_type, envelope.event_id)
-                return
-            handler(envelope)
-            self.inbox.objects.create(
-                event_id=envelope.event_id,
-                event_type=envelope.event_type,
-                order_id=envelope.order_id,
-                correlation_id=envelope.correlation_id,
-                topic=message.topic(),
-                partition=message.partition(),
-                offset=message.offset(),
-            )
-
-    def _send_dead_letters(self, dead: list[Rejected]) -> None:
-        """Publish each to ``<topic>.DLT`` with original key, value and headers plus error and origin."""
-        outcome: dict[int, str | None] = {}
-        for i, letter in enumerate(dead):
-            m = letter.message
-            topic = self.by_topic[m.topic()].topic
-            self.dead_letters.produce(
-                topic.dlt_name(self.prefix),
-                key=m.key(),
-                value=m.value(),
-                headers=dead_letter_headers(m, error=letter.error, group=self.group_id),
-                on_delivery=lambda err, i=i: outcome.__setitem__(i, err),
-            )
-        self.dead_letters.flush()
-        failures = [err for err in outcome.values() if err] + ["no delivery report"] * (len(dead) - len(outcome))
-        if failures:
-            self.dead_letters.reset()  # in case this client will never reconnect (see Producer.reset)
-            raise RuntimeError(f"dead-letter publish failed: {failures[0]}")
-        for letter in dead:
-            log.error("%s: dead-lettered %s: %s", self.name, _where(letter.message), letter.error)
-
     def _commit(self, consumer: Consumer, batch: list[Message], stop: threading.Event) -> None:
         """Commit the offset after the last message of each topic in the batch, synchronously.
 
@@ -386,23 +503,12 @@ class PartitionConsumer:
                     return
 
     def _commit_within_timeout(self, consumer: Consumer, offsets: list[TopicPartition]) -> None:
-        """``consumer.commit()``, which takes no timeout, bounded by ``commit_timeout`` via a helper thread."""
-        outcome: list[BaseException | None] = []
-
-        def commit() -> None:
-            try:
-                consumer.commit(offsets=offsets, asynchronous=False)
-                outcome.append(None)
-            except BaseException as exc:  # handed to the consumer's thread below
-                outcome.append(exc)
-
-        helper = threading.Thread(target=commit, name=f"{self.name}-commit", daemon=True)
-        helper.start()
-        helper.join(self.commit_timeout)
-        if not outcome:
+        """``consumer.commit()``, which takes no timeout, bounded by ``commit_timeout`` (see :class:`_Committer`)."""
+        if self._committer is None or self._committer.client is not consumer:
+            self._committer = _Committer(consumer, self.name)
+        if not self._committer.commit(offsets, self.commit_timeout):
+            self._committer = None  # its thread is stuck in the client's commit; both are abandoned
             raise ClientStuck(f"an offset commit did not return within {self.commit_timeout:.0f}s", abandoned=True)
-        if outcome[0] is not None:
-            raise outcome[0]
 
     def _is_message(self, m: Message) -> bool:
         err = m.error()

@@ -2,7 +2,7 @@
 
 A dead letter is the original message -- key, value and headers, untouched --
 plus the headers the consumer that gave up on it appended
-(:meth:`~common.kafka.consumer.PartitionConsumer._send_dead_letters`):
+(:meth:`~common.kafka.consumer.BatchApplier.send_dead_letters`):
 
 ``dlt.error``      why it can never be processed
 ``dlt.topic``      where it was read from (full topic name), with ``dlt.partition`` and ``dlt.offset``
@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
-from common.kafka.producer import Producer
+from common.kafka.producer import Outgoing, Producer
 from common.kafka.readonly import BrokerUnavailable, RangeReader, readonly_consumer, watermarks
 
 DLT_HEADER_PREFIX = "dlt."
@@ -200,20 +200,16 @@ def replay_dead_letters(
     producer = Producer(
         bootstrap_servers, client_id="palmetto-deadletters-replay", message_timeout_ms=message_timeout_ms
     )
-    outcome: dict[int, str | None] = {}
-    for i, letter in enumerate(letters):
-        producer.produce(
-            expected_topic,
-            key=letter.key,
-            value=letter.value,
-            headers=letter.original_headers,  # type: ignore[arg-type]  # None values are legal Kafka headers
-            on_delivery=lambda err, i=i: outcome.__setitem__(i, err),
-        )
-    producer.flush()
+    delivery = producer.send_all(
+        [
+            # None header values are legal Kafka headers.
+            Outgoing(expected_topic, letter.key, letter.value, letter.original_headers)  # type: ignore[arg-type]
+            for letter in letters
+        ]
+    )
     failures = [
-        f"{letter.position}: {outcome.get(i) or 'no delivery report'}"
-        for i, letter in enumerate(letters)
-        if i not in outcome or outcome[i] is not None
+        f"{letters[i].position}: {delivery.failed.get(i, 'no delivery report')}"
+        for i in sorted([*delivery.failed, *delivery.unreported])
     ]
     if failures:
         raise ReplayFailed(f"not acknowledged by Kafka: {'; '.join(failures)}")

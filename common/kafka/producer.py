@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaError, Message
 from confluent_kafka import Producer as _Producer
@@ -10,6 +11,30 @@ from confluent_kafka import Producer as _Producer
 from common.kafka.settings import base
 
 DeliveryCallback = Callable[[str | None], None]
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to send: full topic name, key, value and headers."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What Kafka said about each message of a :meth:`Producer.send_all`, by its index in the list sent."""
+
+    acknowledged: list[int]
+    failed: dict[int, str]  # index -> Kafka's error
+    unreported: list[int]  # no delivery report yet (still in the client's queue): neither sent nor failed
+
+    @property
+    def failures(self) -> list[str]:
+        """One error per message not acknowledged."""
+        return [*self.failed.values(), *["no delivery report"] * len(self.unreported)]
 
 
 class Producer:
@@ -63,6 +88,25 @@ class Producer:
             except BufferError:
                 # Local queue full: serve delivery reports to make room, then try again.
                 self._producer.poll(0.1)
+
+    def send_all(self, messages: Sequence[Outgoing]) -> Delivery:
+        """Send ``messages`` in order and wait for Kafka's delivery reports; say which were acknowledged.
+
+        The one "send these and tell me which got through" of the platform: the outbox relay,
+        dead-lettering and dead-letter replay all use it.
+        """
+        outcome: dict[int, str | None] = {}
+        for i, m in enumerate(messages):
+            self.produce(
+                m.topic, key=m.key, value=m.value, headers=m.headers,
+                on_delivery=lambda err, i=i: outcome.__setitem__(i, err),
+            )  # fmt: skip
+        self.flush()
+        return Delivery(
+            acknowledged=[i for i, err in outcome.items() if err is None],
+            failed={i: err for i, err in outcome.items() if err is not None},
+            unreported=[i for i in range(len(messages)) if i not in outcome],
+        )
 
     def flush(self, timeout: float | None = None) -> int:
         """Wait for outstanding deliveries; return how many are still queued (0 = all reported)."""
