@@ -12,3 +12,114 @@ def drop_broken_connection() -> None:
             connection.close()
     except Exception:
         connection.close()
+
+
+# -- waking workers with PostgreSQL LISTEN/NOTIFY ----------------------------------------------------
+#
+# The outbox relay and the durable timers sleep until there is work. A trigger on the tables that
+# create work (an outbox row to send, a timer set) fires ``pg_notify`` inside the writing
+# transaction, so the notification arrives exactly when the work becomes visible (at commit) and
+# never for a rolled-back change. The workers keep a slow poll as a safety net: a notification
+# sent while a listener was reconnecting is not lost work, only later work.
+
+OUTBOX_CHANNEL = "palmetto_outbox"
+TIMERS_CHANNEL = "palmetto_timers"
+
+
+def notify_trigger(table: str, channel: str, *, on: str, when: str | None = None):
+    """A migration operation: after ``on`` (e.g. ``"INSERT OR UPDATE OF sent_at"``) on ``table``, notify ``channel``.
+
+    Row-level with an optional ``when`` condition on ``NEW``; PostgreSQL delivers one notification
+    per channel per transaction however many rows fired it. A no-op on other databases (SQLite).
+    """
+    from django.db import migrations
+
+    function, trigger = f"{table}_notify", f"{table}_notify"
+    condition = f"WHEN ({when})" if when else ""
+
+    def create(apps, schema_editor) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        schema_editor.execute(
+            f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS "
+            f"$$ BEGIN PERFORM pg_notify('{channel}', ''); RETURN NULL; END $$"
+        )
+        schema_editor.execute(f"DROP TRIGGER IF EXISTS {trigger} ON {table}")
+        schema_editor.execute(
+            f"CREATE TRIGGER {trigger} AFTER {on} ON {table} FOR EACH ROW {condition} EXECUTE FUNCTION {function}()"
+        )
+
+    def drop(apps, schema_editor) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS {trigger} ON {table}")
+            schema_editor.execute(f"DROP FUNCTION IF EXISTS {function}()")
+
+    return migrations.RunPython(create, drop)
+
+
+class Wakeup:
+    """Sleeps until a notification on ``channel`` arrives (PostgreSQL) or a timeout passes.
+
+    Holds its own connection, opened lazily from the default database's settings by the
+    thread that waits (a connection belongs to one thread). Any trouble with it -- the
+    database down, another vendor -- degrades to a plain timed sleep; it is retried later.
+    """
+
+    def __init__(self, channel: str, *, slice_seconds: float = 0.5) -> None:
+        self.channel = channel
+        self.slice_seconds = slice_seconds  # how soon a stop request is seen while waiting
+        self._conn = None
+        self._fresh = False
+        self._retry_at = 0.0
+
+    def wait(self, stop, timeout: float) -> bool:
+        """Wait up to ``timeout`` s (less if ``stop`` is set); True when woken by a notification, or when
+        the listener was (re)connected just now and so may have missed one."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        if self._conn is None and not self._connect():
+            stop.wait(timeout)
+            return False
+        if self._fresh:
+            self._fresh = False
+            return True
+        while not stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                if any(True for _ in self._conn.notifies(timeout=min(left, self.slice_seconds), stop_after=1)):
+                    return True
+            except Exception:
+                self.close()
+                stop.wait(max(0.0, deadline - time.monotonic()))
+                return False
+        return False
+
+    def _connect(self) -> bool:
+        import time
+
+        if connection.vendor != "postgresql" or time.monotonic() < self._retry_at:
+            return False
+        try:
+            import psycopg
+
+            params = connection.get_connection_params()
+            params.pop("cursor_factory", None)
+            self._conn = psycopg.connect(**params, autocommit=True)
+            self._conn.execute(f"LISTEN {self.channel}")
+        except Exception:
+            self.close()
+            self._retry_at = time.monotonic() + 5
+            return False
+        self._fresh = True
+        return True
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:
+                pass
+        self._conn = None

@@ -34,6 +34,10 @@ Handler = Callable[[Envelope[Any]], None]
 # A durable-timer tick: does the work that is due now and returns how much it did.
 Tick = Callable[[], int]
 
+# Seconds until the service's next durable timer falls due (None: none is set), so the timer loop
+# sleeps exactly that long; a timer set meanwhile wakes it through PostgreSQL NOTIFY (common.db).
+NextDue = Callable[[], float | None]
+
 # ``stuck_orders(since, before)``: ids of this service's orders whose last change happened in
 # [since, before] and that may be waiting for an event of ours another service never received
 # (acks=1 can lose an acknowledged message). ``manage.py reconcile`` re-publishes their latest
@@ -71,6 +75,7 @@ class Service:
     inbox: type[InboxEvent]
     stuck_orders: StuckOrders
     ticks: tuple[Tick, ...] = ()
+    next_due: NextDue | None = None
 
     @property
     def name(self) -> str:

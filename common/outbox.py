@@ -15,6 +15,7 @@ from django.db.models import F, Max, QuerySet, Subquery
 from django.utils import timezone
 
 from common.correlation import bound
+from common.db import OUTBOX_CHANNEL, Wakeup
 from common.kafka.producer import Outgoing, Producer
 from common.models import OutboxMessage
 from common.workers import poll_loop
@@ -62,8 +63,9 @@ class OutboxRelay:
         *,
         topic_prefix: str,
         batch_size: int = 500,
-        idle_seconds: float = 0.1,
+        idle_seconds: float = 1.0,
     ) -> None:
+        """Woken by :data:`~common.db.OUTBOX_CHANNEL` when a row is written; ``idle_seconds`` is the safety-net poll."""
         self.model = model
         self.producer = producer
         self.prefix = topic_prefix
@@ -73,7 +75,7 @@ class OutboxRelay:
     name = "outbox-relay"
 
     def run(self, stop: threading.Event) -> None:
-        poll_loop(self.name, self.publish_batch, stop, self.idle_seconds)
+        poll_loop(self.name, self.publish_batch, stop, self.idle_seconds, wakeup=Wakeup(OUTBOX_CHANNEL))
 
     def publish_batch(self) -> int:
         """Publish up to ``batch_size`` rows; return how many Kafka acknowledged."""

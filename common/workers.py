@@ -19,7 +19,7 @@ from typing import Protocol
 
 from django.db import close_old_connections, connection
 
-from common.db import drop_broken_connection
+from common.db import TIMERS_CHANNEL, Wakeup, drop_broken_connection
 from common.declaration import Tick
 from common.errors import ConsumerHalted
 from common.kafka.consumer import Backoff
@@ -37,12 +37,23 @@ class Worker(Protocol):
 
 
 def poll_loop(name: str, step: Callable[[], int], stop: threading.Event, idle_seconds: float,
-              backoff: Backoff = Backoff()) -> None:
-    """Call ``step`` until ``stop``: again at once while it does work, after ``idle_seconds`` when it did none.
+              backoff: Backoff = Backoff(), wakeup: Wakeup | None = None,
+              next_due: Callable[[], float | None] | None = None) -> None:
+    """Call ``step`` until ``stop``: again at once while it does work; when it did none, sleep until
+    ``wakeup`` is notified, ``next_due()`` seconds pass (work known to fall due then), or at most
+    ``idle_seconds`` (the safety-net poll).
 
     A failing step (database down, broker unreachable) is retried after
     exponential back-off; like a consumer's batch, the work is never skipped.
     """
+    try:
+        _poll(name, step, stop, idle_seconds, backoff, wakeup, next_due)
+    finally:
+        if wakeup is not None:
+            wakeup.close()
+
+
+def _poll(name, step, stop, idle_seconds, backoff, wakeup, next_due) -> None:
     attempt = 0
     while not stop.is_set():
         close_old_connections()
@@ -57,7 +68,20 @@ def poll_loop(name: str, step: Callable[[], int], stop: threading.Event, idle_se
             stop.wait(delay)
             continue
         if not done:
-            stop.wait(idle_seconds)
+            timeout = idle_seconds
+            if next_due is not None:
+                try:
+                    due = next_due()
+                except Exception:
+                    log.exception("%s: cannot read when work falls due next", name)
+                    due = None
+                if due is not None:
+                    # A floor: work due but not taken (locked by another host) must not spin this loop.
+                    timeout = min(timeout, max(0.05, due))
+            if wakeup is None:
+                stop.wait(timeout)
+            else:
+                wakeup.wait(stop, timeout)
 
 
 class TickLoop:
@@ -65,12 +89,17 @@ class TickLoop:
 
     name = "timers"
 
-    def __init__(self, ticks: Sequence[Tick], idle_seconds: float = 0.1) -> None:
+    def __init__(self, ticks: Sequence[Tick], idle_seconds: float = 1.0,
+                 next_due: Callable[[], float | None] | None = None) -> None:
+        """``next_due()``: seconds until the next timer falls due (None: none set); woken early by
+        :data:`~common.db.TIMERS_CHANNEL` when a timer is set."""
         self.ticks = ticks
         self.idle_seconds = idle_seconds
+        self.next_due = next_due
 
     def run(self, stop: threading.Event) -> None:
-        poll_loop(self.name, lambda: sum(tick() for tick in self.ticks), stop, self.idle_seconds)
+        poll_loop(self.name, lambda: sum(tick() for tick in self.ticks), stop, self.idle_seconds,
+                  wakeup=Wakeup(TIMERS_CHANNEL), next_due=self.next_due)
 
 
 @dataclass

@@ -5,6 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from django.db.models import Min
+from django.utils import timezone
+
 from .models import Ticket
 
 
@@ -18,3 +21,9 @@ def tickets_stuck(since: datetime, before: datetime) -> list[uuid.UUID]:
     """
     stuck = Ticket.objects.filter(updated_at__gte=since, updated_at__lte=before)
     return list(stuck.order_by("updated_at", "id").values_list("order_id", flat=True))
+
+
+def tickets_next_due() -> float | None:
+    """Seconds until the next ticket's timer falls due (0 when one is due already); None when no timer is set."""
+    due = Ticket.objects.aggregate(due=Min("next_stage_at"))["due"]
+    return None if due is None else (due - timezone.now()).total_seconds()

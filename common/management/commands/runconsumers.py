@@ -87,7 +87,7 @@ class Command(BaseCommand):
         ]
         workers.append(OutboxRelay(service.outbox, producer("relay"), topic_prefix=prefix))
         if service.ticks:
-            workers.append(TickLoop(service.ticks))
+            workers.append(TickLoop(service.ticks, next_due=service.next_due))
         supervisor = Supervisor(workers)
         signal.signal(signal.SIGTERM, supervisor.on_signal)
         signal.signal(signal.SIGINT, supervisor.on_signal)
