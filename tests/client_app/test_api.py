@@ -192,3 +192,15 @@ def test_schema_and_swagger_ui_are_served_without_login():
     assert create["responses"]["422"]["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/Error"
     assert {"tokenAuth", "cookieAuth"} <= set(document["components"]["securitySchemes"])
     assert anonymous.get("/api/docs/").status_code == 200
+
+
+def test_placing_an_order_takes_few_database_round_trips(api, django_assert_max_num_queries):
+    place(api, order_body())  # warm: the first request of a client may load more (sessions, content types)
+    # Token; begin, menu, order, items, event, history, commit (a savepoint pair inside the test's transaction).
+    # The answer is built from what was written, not read back.
+    with django_assert_max_num_queries(8):
+        response = place(api, order_body())
+    assert response.status_code == 201
+    body = response.json()
+    assert [line["itemId"] for line in body["items"]] == ["margherita-30", "tiramisu"]
+    assert [h["status"] for h in body["history"]] == ["PLACED"]

@@ -73,3 +73,8 @@ def test_event_for_an_unknown_order_is_invalid():
 def test_event_whose_correlation_id_disagrees_is_invalid(order):
     with pytest.raises(InvalidEvent, match="correlation ID"):
         apply_status(order.id, "someone-else", S.ACCEPTED, 1)
+
+
+def test_a_status_change_is_two_round_trips(order, django_assert_num_queries):
+    with django_assert_num_queries(2):  # the conditional UPDATE and the history row
+        assert apply(order, S.ACCEPTED, 1)

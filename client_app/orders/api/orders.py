@@ -64,7 +64,9 @@ def _idempotency(request: Request) -> Idempotency | None:
 
 
 def _order_response(order: Order, code: int = status.HTTP_200_OK, **headers) -> Response:
-    return Response(OrderOut(selectors.order_get(order.id)).data, status=code, headers=headers)
+    """``order`` as the API shows it (load items and history first, as ``selectors.order_get`` does,
+    or they are read one relation at a time)."""
+    return Response(OrderOut(order).data, status=code, headers=headers)
 
 
 def _visible_order(request: Request, order_id: uuid.UUID) -> Order:
@@ -159,7 +161,7 @@ class OrderCancelView(APIView):
         data.is_valid(raise_exception=True)
         order = _visible_order(request, order_id)
         order_request_cancel(order_id=order.id, reason=data.validated_data.get("reason", ""))
-        return _order_response(order, status.HTTP_202_ACCEPTED)
+        return _order_response(selectors.order_get(order.id), status.HTTP_202_ACCEPTED)
 
 
 class MenuView(ListAPIView):

@@ -46,7 +46,7 @@ class Idempotency:
 
 @dataclass(frozen=True)
 class Placed:
-    order: Order
+    order: Order  # with its items and history loaded
     replayed: bool  # True when an Idempotency-Key returned an order placed earlier
 
 
@@ -91,9 +91,9 @@ def _place_once(*, customer_account: User, correlation_id: str, customer: events
             return Placed(earlier, replayed=True)
     priced = order_price(lines, currency=currency, total_amount=total_amount)
     order = _create(customer_account, correlation_id, customer, address, priced, idempotency)
-    _announce_placed(order, customer, address, priced)
+    placed = _announce_placed(order, customer, address, priced)
     log.info("order %s placed: %d items, %s %s", order.id, len(priced.items), order.grand_total, order.currency)
-    return Placed(order, replayed=False)
+    return Placed(_loaded(order, priced.items, [placed]), replayed=False)
 
 
 def _earlier_order(customer: User, idempotency: Idempotency) -> Order | None:
@@ -112,14 +112,14 @@ def _create(account: User, correlation_id: str, customer: events.Customer, addre
             priced: Priced, idempotency: Idempotency | None) -> Order:
     """The order, its items and its idempotency key as rows."""
     try:
-        with transaction.atomic():
-            order = Order.objects.create(
-                customer=account, correlation_id=correlation_id,
-                customer_name=customer.name, customer_phone=customer.phone,
-                street=address.street, city=address.city, postal_code=address.postal_code,
-                currency=priced.currency, total_amount=priced.total, delivery_fee=priced.delivery_fee,
-                grand_total=priced.grand_total,
-            )
+        # No savepoint: a duplicate correlation ID ends the whole transaction anyway (the error propagates).
+        order = Order.objects.create(
+            customer=account, correlation_id=correlation_id,
+            customer_name=customer.name, customer_phone=customer.phone,
+            street=address.street, city=address.city, postal_code=address.postal_code,
+            currency=priced.currency, total_amount=priced.total, delivery_fee=priced.delivery_fee,
+            grand_total=priced.grand_total,
+        )
     except IntegrityError:
         raise CorrelationIdInUse(f"{correlation.HEADER} {correlation_id} belongs to another order") from None
     if idempotency is not None:
@@ -136,7 +136,20 @@ def _create(account: User, correlation_id: str, customer: events.Customer, addre
     return order
 
 
-def _announce_placed(order: Order, customer: events.Customer, address: events.DeliveryAddress, priced: Priced) -> None:
+def _loaded(order: Order, items: list[OrderItem], history: list[OrderStatusChange]) -> Order:
+    """``order`` with its items and history attached as if prefetched (what ``selectors.order_get`` loads),
+    so answering the request that placed it reads nothing back."""
+    cache = order.__dict__.setdefault("_prefetched_objects_cache", {})
+    for name, rows in (("items", items), ("history", history)):
+        loaded = getattr(order, name).all()
+        loaded._result_cache, loaded._prefetch_done = list(rows), True
+        cache[name] = loaded
+    return order
+
+
+def _announce_placed(
+    order: Order, customer: events.Customer, address: events.DeliveryAddress, priced: Priced
+) -> OrderStatusChange:
     """Queue ``OrderPlaced`` and record PLACED as the first entry of the order's history."""
     envelope = publisher.publish(
         events.OrderPlaced(
@@ -151,7 +164,7 @@ def _announce_placed(order: Order, customer: events.Customer, address: events.De
         order_id=order.id,
         correlation_id=order.correlation_id,
     )
-    OrderStatusChange.objects.create(
+    return OrderStatusChange.objects.create(
         order=order, status=Status.PLACED, sequence=0, occurred_at=envelope.occurred_at, source=envelope.source,
         event_id=envelope.event_id,
     )
