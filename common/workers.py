@@ -43,6 +43,10 @@ def poll_loop(name: str, step: Callable[[], int], stop: threading.Event, idle_se
     ``wakeup`` is notified, ``next_due()`` seconds pass (work known to fall due then), or at most
     ``idle_seconds`` (the safety-net poll).
 
+    Under load, work is gathered into bigger batches: after a step that did work, and after a
+    notification that comes while the loop was busy recently, it waits ``coalesce`` seconds
+    first (a lone event at rest is handled at once).
+
     A failing step (database down, broker unreachable) is retried after
     exponential back-off; like a consumer's batch, the work is never skipped.
     """
@@ -53,8 +57,13 @@ def poll_loop(name: str, step: Callable[[], int], stop: threading.Event, idle_se
             wakeup.close()
 
 
+# How long a busy loop lets work gather before its next step, and what counts as busy recently.
+COALESCE_SECONDS, BUSY_WINDOW_SECONDS = 0.01, 0.25
+
+
 def _poll(name, step, stop, idle_seconds, backoff, wakeup, next_due) -> None:
     attempt = 0
+    worked_at = -BUSY_WINDOW_SECONDS
     while not stop.is_set():
         close_old_connections()
         try:
@@ -67,7 +76,10 @@ def _poll(name, step, stop, idle_seconds, backoff, wakeup, next_due) -> None:
             drop_broken_connection()
             stop.wait(delay)
             continue
-        if not done:
+        if done:
+            worked_at = time.monotonic()
+            stop.wait(COALESCE_SECONDS)
+        else:
             timeout = idle_seconds
             if next_due is not None:
                 try:
@@ -80,8 +92,8 @@ def _poll(name, step, stop, idle_seconds, backoff, wakeup, next_due) -> None:
                     timeout = min(timeout, max(0.05, due))
             if wakeup is None:
                 stop.wait(timeout)
-            else:
-                wakeup.wait(stop, timeout)
+            elif wakeup.wait(stop, timeout) and time.monotonic() - worked_at < BUSY_WINDOW_SECONDS:
+                stop.wait(COALESCE_SECONDS)
 
 
 class TickLoop:

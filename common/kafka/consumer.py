@@ -346,7 +346,7 @@ class PartitionConsumer:
             "auto.offset.reset": "earliest",
             # The broker answers a fetch as soon as a message arrives; this only bounds how often an
             # idle consumer asks again (a short wait here costs idle CPU in the broker, not latency).
-            "fetch.wait.max.ms": 500,
+            "fetch.wait.max.ms": 1000,
             # A request (an offset commit above all) the broker does not answer fails after this,
             # instead of librdkafka's 60 s, so a stuck commit is noticed and retried soon.
             "socket.timeout.ms": REQUEST_TIMEOUT_MS,
