@@ -40,6 +40,21 @@ Tick = Callable[[], int]
 # outbox event; that is safe for any order, stuck or not, because every consumer is idempotent.
 StuckOrders = Callable[[datetime, datetime], list[uuid.UUID]]
 
+# ``timers_due(moment)``: how many of the service's durable timers were due at or before ``moment`` and
+# have not fired yet (read for the metrics: due now, and overdue).
+TimersDue = Callable[[datetime], int]
+
+
+@dataclass(frozen=True)
+class Job:
+    """A background job ``runconsumers`` runs in a loop of its own, like the timers: ``tick`` does what is
+    due now and returns how much it did; ``backlog()`` answers (rows waiting, creation time of the
+    oldest or None) for the metrics."""
+
+    name: str
+    tick: Tick
+    backlog: Callable[[], tuple[int, datetime | None]]
+
 
 def _always(_: Envelope[Any]) -> bool:
     return True
@@ -71,6 +86,8 @@ class Service:
     inbox: type[InboxEvent]
     stuck_orders: StuckOrders
     ticks: tuple[Tick, ...] = ()
+    timers_due: TimersDue | None = None
+    jobs: tuple[Job, ...] = ()
 
     @property
     def name(self) -> str:

@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.db.models import F, Max, QuerySet, Subquery
 from django.utils import timezone
 
+from common import metrics
 from common.correlation import bound
 from common.kafka.producer import Producer
 from common.models import OutboxMessage
@@ -98,6 +99,7 @@ class OutboxRelay:
             failed = {row_id: err for row_id, err in outcome.items() if err is not None}
             # Rows without any report are still in librdkafka's queue; they stay unsent and are retried.
             self.model.objects.filter(id__in=sent).update(sent_at=timezone.now())
+            metrics.relay_published(rows, sent)
             if failed:
                 first_error = next(iter(failed.values())) or "unknown"
                 self.model.objects.filter(id__in=failed).update(attempts=F("attempts") + 1, last_error=first_error)
@@ -108,6 +110,7 @@ class OutboxRelay:
                 # Nothing got through: retry with a fresh client, in case this one will never reconnect.
                 log.warning("outbox: no message of this batch was delivered; replacing the Kafka producer")
                 self.producer.reset()
+                metrics.client_replaced(metrics.service_name(), "relay")
         for row in rows:
             if row.id in sent:
                 with bound(row.key):

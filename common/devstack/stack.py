@@ -60,6 +60,9 @@ def spawn_web(service: str, port: int, env: Mapping[str, str], output: IO | int 
             "-m",
             "gunicorn",
             by_name(service).wsgi,
+            # Hooks that aggregate the workers' Prometheus metrics (multiprocess mode).
+            "--config",
+            "python:common.gunicorn_hooks",
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
@@ -226,6 +229,13 @@ def main() -> int:
             + "".join(
                 f"  {s.title + ' admin':<19}http://127.0.0.1:{config.web_ports[s.name]}/admin/\n" for s in SERVICES
             )
+            + f"  Tracking page      {client}/track/<orderId>/   (log in at {client}/accounts/login/)\n"
+            + "".join(
+                f"  {s.title + ' metrics':<19}http://127.0.0.1:{config.web_ports[s.name]}/metrics (web), "
+                f"http://127.0.0.1:{config.metrics_ports[s.name]}/metrics (runconsumers)\n"
+                for s in SERVICES
+            )
+            + "  Customer emails    printed by the client runconsumers (set EMAIL_HOST to send them)\n"
             + f"  Admin login        {config.admin_username} / {config.admin_password}\n"
             f"  Kafka              {env['KAFKA_BOOTSTRAP_SERVERS']}\n"
             f"  Operator commands  source {ENV_FILE.relative_to(BASE_DIR)}, then "

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 from django.db import close_old_connections, transaction
 
+from common import metrics
 from common.correlation import bound
 from common.db import drop_broken_connection
 from common.declaration import Subscription
@@ -162,6 +163,7 @@ class PartitionConsumer:
                 self._run_client(stop)
             except ClientStuck as exc:
                 log.warning("%s: %s; starting a fresh Kafka client", self.name, exc)
+                metrics.client_replaced(self.service, "consumer")
                 stop.wait(1.0)
 
     def _run_client(self, stop: threading.Event) -> None:
@@ -190,11 +192,13 @@ class PartitionConsumer:
                 active_at = time.monotonic()
                 fetched = [first, *consumer.consume(self.batch_size - 1, timeout=0)]
                 batch = [m for m in fetched if self._is_message(m)]
+                metrics.consumed(self.service, batch)
                 for m in batch:
                     expected[m.topic()] = m.offset() + 1
                 if batch and self._process_until_done(batch, stop):
                     self._maybe_crash()
                     self._commit(consumer, batch, stop)
+                    metrics.batch_done(self.service, self.partition, len(batch), active_at)
         except ClientStuck as exc:
             abandoned = exc.abandoned
             raise
@@ -323,8 +327,10 @@ class PartitionConsumer:
         with bound(envelope.correlation_id):
             if self.inbox.objects.filter(event_id=envelope.event_id).exists():
                 log.info("%s: %s %s already applied; skipped", self.name, envelope.event_type, envelope.event_id)
+                metrics.duplicate_skipped(self.service, message)
                 return
             handler(envelope)
+            metrics.applied(self.service, message)
             self.inbox.objects.create(
                 event_id=envelope.event_id,
                 event_type=envelope.event_type,
@@ -353,6 +359,7 @@ class PartitionConsumer:
         if failures:
             self.dead_letters.reset()  # in case this client will never reconnect (see Producer.reset)
             raise RuntimeError(f"dead-letter publish failed: {failures[0]}")
+        metrics.dead_lettered(self.service, dead)
         for letter in dead:
             log.error("%s: dead-lettered %s: %s", self.name, _where(letter.message), letter.error)
 

@@ -39,4 +39,5 @@ SERVICE = Service(
     stuck_orders=selectors.deliveries_stuck,
     # Completing frees couriers, so it runs before dispatching.
     ticks=(services.deliveries_complete_due, services.deliveries_dispatch),
+    timers_due=selectors.deliveries_due,
 )

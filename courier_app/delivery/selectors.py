@@ -16,3 +16,8 @@ def deliveries_stuck(since: datetime, before: datetime) -> list[uuid.UUID]:
     """
     stuck = Delivery.objects.filter(updated_at__gte=since, updated_at__lte=before)
     return list(stuck.order_by("updated_at", "id").values_list("order_id", flat=True))
+
+
+def deliveries_due(moment: datetime) -> int:
+    """Deliveries whose courier was due to arrive at or before ``moment`` (the courier's timers not yet fired)."""
+    return Delivery.objects.filter(due_at__lte=moment).count()

@@ -27,4 +27,5 @@ SERVICE = Service(
     inbox=InboxEvent,
     stuck_orders=selectors.tickets_stuck,
     ticks=(services.tickets_advance_due,),
+    timers_due=selectors.tickets_due,
 )

@@ -18,3 +18,8 @@ def tickets_stuck(since: datetime, before: datetime) -> list[uuid.UUID]:
     """
     stuck = Ticket.objects.filter(updated_at__gte=since, updated_at__lte=before)
     return list(stuck.order_by("updated_at", "id").values_list("order_id", flat=True))
+
+
+def tickets_due(moment: datetime) -> int:
+    """Tickets whose next stage was due at or before ``moment`` (the kitchen's timers not yet fired)."""
+    return Ticket.objects.filter(next_stage_at__lte=moment).count()

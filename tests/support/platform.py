@@ -39,6 +39,8 @@ class Platform:
     logs: Path
     db_urls: dict[str, str]
     consumers: dict[str, subprocess.Popen] = field(default_factory=dict)
+    # Port each service's runconsumers serves Prometheus metrics on (free ports: test runs share the machine).
+    metrics_ports: dict[str, int] = field(default_factory=dict)
     web: subprocess.Popen | None = None
     port: int = 0
 
@@ -117,6 +119,8 @@ def running_platform(
         | (env_overrides or {})
     )
     env.pop("DJANGO_SETTINGS_MODULE", None)
+    metrics_ports = {spec.name: free_port() for spec in SERVICES}
+    env |= {spec.metrics_port_env: str(metrics_ports[spec.name]) for spec in SERVICES}
     db_urls = {spec.name: database_factory(f"{prefix.rstrip('.')}_{spec.name}") for spec in SERVICES}
     for spec in SERVICES:
         env[spec.database_env] = db_urls[spec.name]
@@ -135,6 +139,7 @@ def running_platform(
         logs=logs,
         db_urls=db_urls,
         port=port,
+        metrics_ports=metrics_ports,
     )
     try:
         platform.start_web()
