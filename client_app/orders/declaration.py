@@ -2,14 +2,14 @@
 announce) and publishes orders and cancellation requests. Each adapter below turns one event
 into one service call."""
 
-from common.declaration import Service, Subscription
+from common.declaration import Job, Service, Subscription
 from common.deployment import CLIENT
 from common.events import CancellationDeclined, Envelope, OrderStatusChanged
 from common.topics import NOTIFICATIONS
 
 from . import selectors, services
 from .models import InboxEvent
-from .services import tracking
+from .services import notifying, tracking
 
 
 def _status_changed(event: Envelope[OrderStatusChanged]) -> None:
@@ -36,4 +36,6 @@ SERVICE = Service(
     publisher=services.publisher,
     inbox=InboxEvent,
     stuck_orders=selectors.orders_stuck,
+    # Customer emails, queued with each status change, sent in a loop of their own.
+    jobs=(Job("mailer", notifying.emails_send_due, notifying.emails_backlog),),
 )

@@ -151,7 +151,11 @@ class RegisterIn(serializers.Serializer):
         r"^[\w.@+-]{3,150}$", error_messages={"invalid": "3-150 letters, digits and @/./+/-/_"}
     )
     password = serializers.CharField(min_length=8, max_length=128, write_only=True)
-    email = serializers.EmailField(required=False, allow_blank=True)
+    email = serializers.EmailField(
+        required=False, allow_blank=True,
+        help_text="Where emails about your orders go (accepted, rejected, on its way, delivered). Optional: "
+        "without one no email is sent.",
+    )
 
 
 class TokenOut(serializers.Serializer):

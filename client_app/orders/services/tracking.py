@@ -15,6 +15,7 @@ from common.events import OrderStatusChanged
 from common.lifecycle import Status, can_move
 
 from ..models import Order, OrderStatusChange
+from .notifying import email_queue
 
 log = logging.getLogger("palmetto.client.orders")
 
@@ -36,6 +37,7 @@ def order_apply_status(
     """Apply a status change if it moves the order forward; return whether it did.
 
     Duplicates and stale events (sequence not above the order's, or an illegal move) change nothing.
+    An applied status the customer hears about queues their email (:mod:`.notifying`).
     """
     order = _locked_order(order_id, correlation_id)
     current = Status(order.status)
@@ -51,6 +53,8 @@ def order_apply_status(
         order=order, status=change.status, sequence=change.sequence, occurred_at=occurred_at, source=source,
         event_id=event_id, reason=change.reason or "", courier=change.courier or "",
     )
+    # Same transaction: the customer's email exists exactly when the status does.
+    email_queue(order=order, status=change.status, reason=change.reason or "")
     log.info("order %s: %s -> %s (#%d)", order.id, current, change.status, change.sequence)
     return True
 
