@@ -31,6 +31,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
 }
+# The customer's pages (client_app/orders/web.py) log in with a Django session.
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "track-list"
+LOGOUT_REDIRECT_URL = "login"
 SPECTACULAR_SETTINGS = {
     **SPECTACULAR_SETTINGS,
     "TITLE": "Palmetto Client App API",
