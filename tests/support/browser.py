@@ -7,41 +7,15 @@ runs as root; otherwise -- or if that fails -- the test FAILS naming the package
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
+from tests.support.provisioning import ensure_system_packages
 
 PACKAGES = ("chromium", "chromium-driver")
 # Where screenshots are kept for people to look at after a run (var/ is not committed).
 ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts"
-
-
-def ensure_system_packages(binaries: dict[str, str], packages: tuple[str, ...]) -> dict[str, str]:
-    """Paths of ``binaries`` (name -> package); apt-get installs ``packages`` when one is missing."""
-    found = {name: shutil.which(name) for name in binaries}
-    if all(found.values()):
-        return found  # type: ignore[return-value]
-    problem = ""
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
-        for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *packages]):
-            done = subprocess.run(command, env=env, capture_output=True, text=True)
-            if done.returncode:
-                problem = f"`{' '.join(command)}` failed: {done.stderr.strip()[-500:]}"
-                break
-        found = {name: shutil.which(name) for name in binaries}
-    else:
-        problem = "not root (or no apt-get), so the test cannot install them"
-    missing = [f"{name} (package {package})" for name, package in binaries.items() if not found[name]]
-    if missing:
-        pytest.fail(f"missing system packages: {', '.join(missing)}; install {' '.join(packages)}. {problem}",
-                    pytrace=False)
-    return found  # type: ignore[return-value]
 
 
 @contextmanager
