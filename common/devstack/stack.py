@@ -189,9 +189,11 @@ def _write_env_file(stack: ExitStack, env: Mapping[str, str]) -> None:
 
 def main() -> int:
     config = palmetto_config.load()
-    busy = [p for p in config.web_ports.values() if not port_is_free(p)]
+    wanted = [*config.web_ports.values(), *(p for p in config.metrics_ports.values() if p)]
+    busy = [p for p in wanted if not port_is_free(p)]
     if busy:
-        print(f"Ports {busy} are in use; set PALMETTO_<SERVICE>_PORT to other ports.", file=sys.stderr)
+        print(f"Ports {busy} are in use; set PALMETTO_<SERVICE>_PORT and PALMETTO_<SERVICE>_METRICS_PORT "
+              "to other ports.", file=sys.stderr)
         return 2
     env = dict(os.environ) | {"PALMETTO_SERVE_STATIC": "1", "PYTHONUNBUFFERED": "1"}
     stopping = {"flag": False}
