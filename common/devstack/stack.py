@@ -233,7 +233,7 @@ def main() -> int:
             )
             + f"  Tracking page      {client}/track/<orderId>/   (log in at {client}/accounts/login/)\n"
             + "".join(
-                f"  {s.title + ' metrics':<19}http://127.0.0.1:{config.web_ports[s.name]}/metrics (web), "
+                f"  {'Metrics, ' + s.name:<19}http://127.0.0.1:{config.web_ports[s.name]}/metrics (web), "
                 f"http://127.0.0.1:{config.metrics_ports[s.name]}/metrics (runconsumers)\n"
                 for s in SERVICES
             )

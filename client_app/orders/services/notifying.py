@@ -20,6 +20,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from common import metrics
+from common.correlation import bound
 from common.lifecycle import Status
 
 from ..models import EmailNotification, Order
@@ -104,23 +105,32 @@ def emails_send_due(*, limit: int = 50) -> int:
             )
             if email is None:
                 return sent
-            try:
-                _send(email)
-            except Exception as exc:  # SMTP refusals and connection errors alike: retried later
-                email.attempts += 1
-                email.last_error = f"{type(exc).__name__}: {exc}"[:1000]
-                email.next_attempt_at = timezone.now() + retry_delay(email.attempts)
-                email.save(update_fields=["attempts", "last_error", "next_attempt_at"])
-                metrics.email_failed()
-                log.warning("email %s to %s failed (attempt %d): %s; retrying in %.0fs", email.id, email.to,
-                            email.attempts, email.last_error, retry_delay(email.attempts).total_seconds())
-                return sent
-            email.sent_at = timezone.now()
-            email.save(update_fields=["sent_at"])
-        metrics.email_sent(email.status)
-        log.info("emailed %s about order %s: %s", email.to, email.order_id, email.status)
+            # Logged under the order's correlation ID, like everything else about the order.
+            with bound(Order.objects.values_list("correlation_id", flat=True).get(id=email.order_id)):
+                if not _attempt(email):
+                    return sent
         sent += 1
     return sent
+
+
+def _attempt(email: EmailNotification) -> bool:
+    """Send ``email`` and mark it sent, or record the failure and schedule the retry; True if it went out."""
+    try:
+        _send(email)
+    except Exception as exc:  # SMTP refusals and connection errors alike: retried later
+        email.attempts += 1
+        email.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+        email.next_attempt_at = timezone.now() + retry_delay(email.attempts)
+        email.save(update_fields=["attempts", "last_error", "next_attempt_at"])
+        metrics.email_failed()
+        log.warning("email %s about order %s failed (attempt %d): %s; retrying in %.0fs", email.status,
+                    email.order_id, email.attempts, email.last_error, retry_delay(email.attempts).total_seconds())
+        return False
+    email.sent_at = timezone.now()
+    email.save(update_fields=["sent_at"])
+    metrics.email_sent(email.status)
+    log.info("emailed %s about order %s: %s", email.to, email.order_id, email.status)
+    return True
 
 
 def _send(email: EmailNotification) -> None:
