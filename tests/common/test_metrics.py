@@ -52,3 +52,37 @@ def test_unknown_paths_are_counted_without_their_path():
     assert browser.get("/no/such/page/12345").status_code == 404
     text = browser.get("/metrics").content.decode()
     assert 'route="unmatched"' in text and "12345" not in text
+
+
+def test_a_restarted_worker_is_counted():
+    import threading
+
+    from prometheus_client import REGISTRY
+
+    from common.kafka.consumer import Backoff
+    from common.metrics import service_name
+    from common.workers import Supervisor
+
+    class DiesTwice:
+        name = "metrics-test-worker"
+
+        def __init__(self) -> None:
+            self.starts, self.running = 0, threading.Event()
+
+        def run(self, stop: threading.Event) -> None:
+            self.starts += 1
+            if self.starts <= 2:
+                raise RuntimeError("boom")
+            self.running.set()
+            stop.wait()
+
+    labels = {"service": service_name(), "worker": DiesTwice.name}
+    before = REGISTRY.get_sample_value("palmetto_worker_restarts_total", labels) or 0
+    worker = DiesTwice()
+    supervisor = Supervisor([worker], backoff=Backoff(first=0.01, cap=0.05))
+    thread = threading.Thread(target=supervisor.run, daemon=True)
+    thread.start()
+    assert worker.running.wait(10)
+    supervisor.stop()
+    thread.join(10)
+    assert REGISTRY.get_sample_value("palmetto_worker_restarts_total", labels) - before == 2

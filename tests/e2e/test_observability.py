@@ -132,11 +132,19 @@ def test_a_stopped_consumers_lag_and_a_stopped_relays_backlog_show_on_the_web_pr
     urls = endpoints(platform)
     http = platform.session()
     orders_topic = ORDERS.full_name(platform.prefix)
-    port = free_port()
+    port, courier_port = free_port(), free_port()
     kitchen_web = stack.spawn_web("palmetto", port, platform.env, open(platform.logs / "palmetto-web.log", "a"))
+    courier_web = stack.spawn_web("courier", courier_port, platform.env, open(platform.logs / "courier-web.log", "a"))
     try:
         kitchen = f"http://127.0.0.1:{port}/metrics"
         stack.wait_http(kitchen, timeout=60)
+        # The courier's web process reports its own group (and nothing of the others).
+        courier = f"http://127.0.0.1:{courier_port}/metrics"
+        stack.wait_http(courier, timeout=60)
+        courier_lag = series(scrape(courier), "palmetto_consumer_lag")
+        assert {(labels["service"], labels["topic"]) for labels, _ in courier_lag} == {
+            ("courier", NOTIFICATIONS.full_name(platform.prefix))}
+        assert len(courier_lag) == 3
         assert platform.stop_consumers("client", "palmetto") == {"client": 0, "palmetto": 0}
         count = 6
         ids = place(platform, http, count)
@@ -166,7 +174,7 @@ def test_a_stopped_consumers_lag_and_a_stopped_relays_backlog_show_on_the_web_pr
             timeout=60, interval=1, what="the kitchen group's lag back to 0 after the restart",
         )
     finally:
-        stack.stop_processes([kitchen_web])
+        stack.stop_processes([kitchen_web, courier_web])
 
 
 def test_metrics_endpoints_refuse_anonymous_clients_outside_the_allowed_networks(platform):
