@@ -10,6 +10,7 @@ import logging
 import uuid
 from datetime import datetime
 
+from client_app.payments.services import payment_settle_failed_order
 from common.errors import InvalidEvent
 from common.events import OrderStatusChanged
 from common.lifecycle import Status, can_move
@@ -51,6 +52,9 @@ def order_apply_status(
         order=order, status=change.status, sequence=change.sequence, occurred_at=occurred_at, source=source,
         event_id=event_id, reason=change.reason or "", courier=change.courier or "",
     )
+    if change.status in (Status.CANCELLED, Status.REJECTED):
+        # Compensation in the same transaction: the order fails and its money comes back together.
+        payment_settle_failed_order(order=order, reason=f"order {change.status}: {change.reason or 'no reason'}")
     log.info("order %s: %s -> %s (#%d)", order.id, current, change.status, change.sequence)
     return True
 
