@@ -93,7 +93,7 @@ def test_list_and_show_present_each_dead_letter_with_its_error_and_origin(kafka_
     assert line_k1.strip().startswith(f"{first.partition}:{first.offset}  from {orders}[2]@0  group {group}")
     assert f"failed_at {first.headers['dlt.failed_at'].decode()}" in line_k1 and "error: not UTF-8 JSON" in line_k1
     [line_k2] = [line for line in listing.splitlines() if "key k2" in line]
-    assert f"from {orders}[2]@2" in line_k2 and "error: unknown event PizzaThrown version 1" in line_k2
+    assert f"from {orders}[2]@2" in line_k2 and "error: unknown event PizzaThrown version 2" in line_k2
 
     limited = run("deadletters", "list", "--topic", "orders", "--limit", "1")
     assert f"{dlt}: 2 dead letters, showing the oldest 1" in limited
@@ -109,7 +109,7 @@ def test_list_and_show_present_each_dead_letter_with_its_error_and_origin(kafka_
     assert f"value ({len(NOT_UTF8)} bytes)\n(hex) {NOT_UTF8.hex()}\n" in shown
     as_text = run("deadletters", "show", "orders", f"{second.partition}:{second.offset}")
     assert as_text.endswith(unknown.decode() + "\n")  # UTF-8 values are shown as text
-    assert "error        unknown event PizzaThrown version 1" in as_text
+    assert "error        unknown event PizzaThrown version 2" in as_text
 
     # As an operator types it: a real process, Django's --settings after the action.
     done = manage(kafka_bootstrap, kafka_topics, "deadletters", "list", "--topic", "orders",
