@@ -69,17 +69,19 @@ def payment_open(*, order: Order, method: PaymentMethod, amount: Decimal | None 
     )
 
 
-def _history(order: Order, kind: str, envelope_or_id, *, reason: str = "", occurred_at: datetime | None = None,
-             source: str | None = None) -> None:
+def _history(order: Order, kind: str, *, event_id: uuid.UUID, occurred_at: datetime, source: str,
+             reason: str = "") -> None:
     """An entry in the order's history that leaves its status as it was."""
-    if isinstance(envelope_or_id, events.Envelope):
-        event_id, occurred_at, source = envelope_or_id.event_id, envelope_or_id.occurred_at, envelope_or_id.source
-    else:
-        event_id = envelope_or_id
     OrderStatusChange.objects.create(
         order=order, kind=kind, status=order.status, sequence=order.status_sequence, occurred_at=occurred_at,
         source=source, event_id=event_id, reason=reason[:300],
     )
+
+
+def _announced(order: Order, kind: str, envelope: events.Envelope, reason: str = "") -> None:
+    """The history entry of an event this service just queued."""
+    _history(order, kind, event_id=envelope.event_id, occurred_at=envelope.occurred_at, source=envelope.source,
+             reason=reason)
 
 
 def _move(payment: Payment, status: PaymentStatus, reason: str = "") -> None:
@@ -121,7 +123,7 @@ def payment_charge(*, order_id: uuid.UUID, correlation_id: str) -> PaymentStatus
             events.PaymentDeclined(amount=payment.amount, reason=reason), order_id=order.id,
             correlation_id=order.correlation_id,
         )
-        _history(order, OrderStatusChange.Kind.PAYMENT_DECLINED, envelope, reason=reason)
+        _announced(order, OrderStatusChange.Kind.PAYMENT_DECLINED, envelope, reason)
         log.info("order %s: payment declined (%s)", order.id, reason)
         return PaymentStatus.DECLINED
     _post(wallet, LedgerEntry.Kind.CHARGE, -payment.amount, f"order {order.id}", order=order)
@@ -129,7 +131,7 @@ def payment_charge(*, order_id: uuid.UUID, correlation_id: str) -> PaymentStatus
     envelope = publisher.publish(
         events.PaymentCharged(amount=payment.amount), order_id=order.id, correlation_id=order.correlation_id
     )
-    _history(order, OrderStatusChange.Kind.PAYMENT_CHARGED, envelope)
+    _announced(order, OrderStatusChange.Kind.PAYMENT_CHARGED, envelope)
     log.info("order %s: charged %s %s", order.id, payment.amount, payment.currency)
     return PaymentStatus.CHARGED
 
@@ -158,7 +160,7 @@ def payment_settle_failed_order(*, order: Order, reason: str) -> PaymentStatus |
         events.PaymentRefunded(amount=payment.amount, reason=reason[:200]), order_id=order.id,
         correlation_id=order.correlation_id,
     )
-    _history(order, OrderStatusChange.Kind.PAYMENT_REFUNDED, envelope, reason=reason)
+    _announced(order, OrderStatusChange.Kind.PAYMENT_REFUNDED, envelope, reason)
     log.info("order %s: refunded %s %s (%s)", order.id, payment.amount, payment.currency, reason)
     return PaymentStatus.REFUNDED
 
@@ -180,8 +182,8 @@ def payment_cash_collected(
     if amount != payment.amount:
         reason += f" (due: {payment.amount})"
     _move(payment, PaymentStatus.COLLECTED, reason)
-    _history(order, OrderStatusChange.Kind.CASH_COLLECTED, event_id, reason=reason, occurred_at=occurred_at,
-             source=source)
+    _history(order, OrderStatusChange.Kind.CASH_COLLECTED, event_id=event_id, occurred_at=occurred_at, source=source,
+             reason=reason)
     log.info("order %s: %s", order.id, reason)
     return True
 

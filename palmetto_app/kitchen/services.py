@@ -111,8 +111,9 @@ def ticket_payment_decided(*, order_id: uuid.UUID, charged: bool, reason: str | 
     """
     ticket = Ticket.objects.select_for_update().filter(order_id=order_id).first()
     if ticket is None:
-        # PaymentCharged/Declined follow their OrderPlaced in one partition, so this is a lost OrderPlaced
-        # (acks=1); it will be re-published and the ticket then waits for this decision's re-publication.
+        # Not in normal operation: the decision follows its OrderPlaced in one partition, and the Client App
+        # decides only after reading that OrderPlaced, which a consumer sees only once the in-sync replicas
+        # have it (so acks=1 cannot have lost it). Nothing to start; an operator finds it in the log.
         log.warning("order %s: payment decided but the kitchen has no ticket; ignored", order_id)
         return False
     if ticket.stage != Status.PLACED:
