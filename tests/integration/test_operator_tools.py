@@ -334,8 +334,11 @@ def test_client_reconciles_unfinished_orders_only(settings):
     assert set(CLIENT.stuck_orders(now - timedelta(days=1), now - timedelta(minutes=5))) == {placed, cancelling}
     out = run("reconcile")
     assert "client: 2 orders last changed" in out
-    assert "re-queued the latest event of 2 orders: CancellationRequested x1, OrderPlaced x1\n" in out
-    assert _unsent(ClientOutbox) == {_latest(ClientOutbox, placed).event_id, _latest(ClientOutbox, cancelling).event_id}
+    # The latest event of each type: the cancelling order's OrderPlaced too, in case Kafka lost both.
+    assert "re-queued the latest event of 2 orders: CancellationRequested x1, OrderPlaced x2\n" in out
+    assert _unsent(ClientOutbox) == set(
+        ClientOutbox.objects.filter(order_id__in=(placed, cancelling)).values_list("event_id", flat=True)
+    )
 
 
 def test_courier_counts_a_delivery_changed_when_its_stage_moved(settings):
