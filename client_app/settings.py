@@ -15,7 +15,7 @@ from common.settings import (
 PALMETTO_SERVICE = CLIENT
 ROOT_URLCONF = f"{CLIENT.project}.urls"
 WSGI_APPLICATION = f"{CLIENT.wsgi}.application"
-INSTALLED_APPS = [*INSTALLED_APPS, "rest_framework.authtoken", "client_app.orders"]
+INSTALLED_APPS = [*INSTALLED_APPS, "rest_framework.authtoken", "client_app.orders", "client_app.payments"]
 DATABASES = {"default": database(CLIENT)}
 STATIC_ROOT = static_root(CLIENT)
 LOGGING = service_logging(CLIENT.name)

@@ -7,6 +7,7 @@ from common.urls import service_urls
 
 urlpatterns = [
     path("api/", include("client_app.orders.api.urls")),
+    path("api/", include("client_app.payments.api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     # The customer's pages (Django templates): log in, your orders, live tracking of one.

@@ -74,8 +74,13 @@ class Subscription:
     wants: Callable[[Envelope[Any]], bool] = field(default=_always)
 
     def handler_for(self, envelope: Envelope[Any]) -> Handler | None:
-        handler = self.handlers.get(type(envelope.payload))
-        return handler if handler is not None and self.wants(envelope) else None
+        """The handler for ``envelope``. An older event version is first read as the newest
+        (:meth:`~common.events.Envelope.upgraded`), so handlers and ``wants`` see only that."""
+        newest = envelope.upgraded()
+        handler = self.handlers.get(type(newest.payload))
+        if handler is None or not self.wants(newest):
+            return None
+        return handler if newest is envelope else lambda _: handler(newest)
 
 
 @dataclass(frozen=True)

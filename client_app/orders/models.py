@@ -91,13 +91,17 @@ class OrderItem(models.Model):
 
 
 class OrderStatusChange(models.Model):
-    """One entry of the order's history, oldest first: an applied status change (``kind`` STATUS)
-    or a cancellation request and its refusal, which leave the status as it was."""
+    """One entry of the order's history, oldest first: an applied status change (``kind`` STATUS),
+    or a cancellation request and its refusal, or a payment step, which leave the status as it was."""
 
     class Kind(models.TextChoices):
         STATUS = "STATUS", "Status change"
         CANCELLATION_REQUESTED = "CANCELLATION_REQUESTED", "Cancellation requested"
         CANCELLATION_REFUSED = "CANCELLATION_REFUSED", "Cancellation refused"
+        PAYMENT_CHARGED = "PAYMENT_CHARGED", "Card charged"
+        PAYMENT_DECLINED = "PAYMENT_DECLINED", "Card declined"
+        PAYMENT_REFUNDED = "PAYMENT_REFUNDED", "Card refunded"
+        CASH_COLLECTED = "CASH_COLLECTED", "Cash collected"
 
     order = models.ForeignKey(Order, related_name="history", on_delete=models.CASCADE)
     kind = models.CharField(max_length=32, choices=Kind.choices, default=Kind.STATUS)

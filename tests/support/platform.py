@@ -43,6 +43,7 @@ class Platform:
     metrics_ports: dict[str, int] = field(default_factory=dict)
     web: subprocess.Popen | None = None
     port: int = 0
+    _admin: requests.Session | None = None
 
     # -- processes ------------------------------------------------------------------------------
 
@@ -75,6 +76,27 @@ class Platform:
 
     # -- HTTP -----------------------------------------------------------------------------------
 
+    def top_up(self, username: str, amount: str, reason: str = "gift card") -> None:
+        """Credit a customer's Palmetto card the way staff do: the top-up form in the Client App's admin."""
+        if self._admin is None:
+            password = f"pw-{uuid.uuid4().hex}"
+            name = f"cashier-{uuid.uuid4().hex[:8]}"
+            stack.manage("client", "createsuperuser", "--noinput", env=self.env | {
+                "DJANGO_SUPERUSER_USERNAME": name, "DJANGO_SUPERUSER_PASSWORD": password,
+                "DJANGO_SUPERUSER_EMAIL": f"{name}@palmetto.invalid"})
+            admin = requests.Session()
+            admin.get(f"{self.api}/admin/login/", timeout=10).raise_for_status()
+            login = admin.post(f"{self.api}/admin/login/?next=/admin/", timeout=10, data={
+                "username": name, "password": password, "csrfmiddlewaretoken": admin.cookies["csrftoken"]})
+            assert login.url.endswith("/admin/"), f"admin login failed: {login.status_code}"
+            self._admin = admin
+        url = f"{self.api}/admin/payments/wallet/top-up/"
+        self._admin.get(url, timeout=10).raise_for_status()
+        response = self._admin.post(url, timeout=10, allow_redirects=False, headers={"Referer": url}, data={
+            "customer": username, "amount": amount, "reason": reason,
+            "csrfmiddlewaretoken": self._admin.cookies["csrftoken"]})
+        assert response.status_code == 302, f"top-up of {username} failed: {response.status_code} {response.text[:500]}"
+
     def session(self, username: str | None = None, *, staff: bool = False) -> requests.Session:
         """An HTTP session authenticated as a new customer (or a new staff member)."""
         username = username or f"{'staff' if staff else 'customer'}-{uuid.uuid4().hex[:8]}"
@@ -93,6 +115,7 @@ class Platform:
         token.raise_for_status()
         http = requests.Session()
         http.headers["Authorization"] = f"Token {token.json()['token']}"
+        http.username = username  # type: ignore[attr-defined]
         return http
 
 
@@ -165,10 +188,21 @@ def order_request(i: int, menu: list[dict]) -> dict:
 class OrderStream:
     """Places orders through the API from a background thread and remembers every one acknowledged (201)."""
 
-    def __init__(self, platform: Platform, interval: float = 0.05) -> None:
+    def __init__(
+        self,
+        platform: Platform,
+        interval: float = 0.05,
+        *,
+        customers: list[requests.Session] | None = None,
+        payment: Callable[[int], dict | None] | None = None,
+    ) -> None:
+        """``customers`` take turns placing orders (default: one new customer); ``payment(i)`` is
+        the ``payment`` of order ``i`` (default: none, which is cash on delivery)."""
         self.platform = platform
         self.interval = interval
-        self.http = platform.session()
+        self.customers = customers or [platform.session()]
+        self.payment = payment or (lambda i: None)
+        self.http = self.customers[0]
         self.menu = self.http.get(f"{platform.api}/api/menu/", timeout=10).json()
         self.acknowledged: dict[str, str] = {}  # order id -> correlation id
         self.refused: dict[int, int] = {}  # status code -> count (5xx while a dependency is down)
@@ -183,10 +217,12 @@ class OrderStream:
 
     def place_one(self) -> None:
         self._count += 1
+        body = order_request(self._count, self.menu)
+        if (payment := self.payment(self._count)) is not None:
+            body["payment"] = payment
+        http = self.customers[self._count % len(self.customers)]
         try:
-            response = self.http.post(
-                f"{self.platform.api}/api/orders/", json=order_request(self._count, self.menu), timeout=30
-            )
+            response = http.post(f"{self.platform.api}/api/orders/", json=body, timeout=30)
         except requests.RequestException:
             self.refused[0] = self.refused.get(0, 0) + 1
             return

@@ -10,6 +10,7 @@ import logging
 import uuid
 from datetime import datetime
 
+from client_app.payments.services import payment_settle_failed_order
 from common.errors import InvalidEvent
 from common.events import OrderStatusChanged
 from common.lifecycle import Status, can_move
@@ -55,6 +56,9 @@ def order_apply_status(
     )
     # Same transaction: the customer's email exists exactly when the status does.
     email_queue(order=order, status=change.status, reason=change.reason or "")
+    if change.status in (Status.CANCELLED, Status.REJECTED):
+        # Compensation in the same transaction: the order fails and its money comes back together.
+        payment_settle_failed_order(order=order, reason=f"order {change.status}: {change.reason or 'no reason'}")
     log.info("order %s: %s -> %s (#%d)", order.id, current, change.status, change.sequence)
     return True
 
