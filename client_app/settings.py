@@ -15,7 +15,7 @@ from common.settings import (
 PALMETTO_SERVICE = CLIENT
 ROOT_URLCONF = f"{CLIENT.project}.urls"
 WSGI_APPLICATION = f"{CLIENT.wsgi}.application"
-INSTALLED_APPS = [*INSTALLED_APPS, "rest_framework.authtoken", "client_app.orders"]
+INSTALLED_APPS = [*INSTALLED_APPS, "rest_framework.authtoken", "client_app.orders", "client_app.payments"]
 DATABASES = {"default": database(CLIENT)}
 STATIC_ROOT = static_root(CLIENT)
 LOGGING = service_logging(CLIENT.name)
@@ -31,6 +31,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
 }
+# The customer's pages (client_app/orders/web.py) log in with a Django session.
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "track-list"
+LOGOUT_REDIRECT_URL = "login"
 SPECTACULAR_SETTINGS = {
     **SPECTACULAR_SETTINGS,
     "TITLE": "Palmetto Client App API",

@@ -7,6 +7,7 @@ for configuration, so this file is the complete list of what an operator can set
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -61,6 +62,21 @@ class Timings:
 
 
 @dataclass(frozen=True)
+class Email:
+    """Django's email settings, as the environment gives them (the names are Django's own)."""
+
+    backend: str
+    host: str
+    port: int
+    user: str
+    password: str
+    use_tls: bool
+    use_ssl: bool
+    timeout: float
+    from_address: str
+
+
+@dataclass(frozen=True)
 class Config:
     secret_key: str
     debug: bool
@@ -89,14 +105,22 @@ class Config:
     web_ports: Mapping[str, int]
     admin_username: str
     admin_password: str
+    # Port each service's runconsumers serves Prometheus metrics on (0: none).
+    metrics_ports: Mapping[str, int]
+    # Who may read a web service's /metrics without a staff login: client addresses in these networks.
+    metrics_allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    # Customer email (Django's email settings): the console backend prints mail unless EMAIL_HOST is set.
+    email: Email
+    # Where customers reach the Client App (links in their emails).
+    public_url: str
 
     def database_url(self, service: str) -> str | None:
         return self.database_urls.get(service)
 
 
-def _port(env: Mapping[str, str], name: str, default: int) -> int:
+def _port(env: Mapping[str, str], name: str, default: int, *, allow_zero: bool = False) -> int:
     raw = env.get(name) or str(default)
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
+    if not raw.isdigit() or not (0 if allow_zero else 1) <= int(raw) < 65536:
         raise ConfigError(f"{name}={raw!r} is not a TCP port")
     return int(raw)
 
@@ -114,6 +138,31 @@ def _rate(env: Mapping[str, str], name: str, default: str) -> str:
     if not count.isdigit() or period not in ("second", "minute", "hour", "day"):
         raise ConfigError(f"{name}={raw!r} is not a rate like 60/minute")
     return raw
+
+
+def _networks(env: Mapping[str, str], name: str, default: str) -> tuple:
+    raw = env.get(name) or default
+    try:
+        return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in raw.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a comma-separated list of networks like 10.0.0.0/8") from None
+
+
+def _email(env: Mapping[str, str]) -> Email:
+    host = env.get("EMAIL_HOST", "")
+    console = "django.core.mail.backends.console.EmailBackend"
+    smtp = "django.core.mail.backends.smtp.EmailBackend"
+    return Email(
+        backend=env.get("EMAIL_BACKEND") or (smtp if host else console),
+        host=host or "localhost",
+        port=_port(env, "EMAIL_PORT", 25),
+        user=env.get("EMAIL_HOST_USER", ""),
+        password=env.get("EMAIL_HOST_PASSWORD", ""),
+        use_tls=_bool(env, "EMAIL_USE_TLS", False),
+        use_ssl=_bool(env, "EMAIL_USE_SSL", False),
+        timeout=_seconds(env, "EMAIL_TIMEOUT", 10.0),
+        from_address=env.get("DEFAULT_FROM_EMAIL", "Palmetto <orders@palmetto.invalid>"),
+    )
 
 
 def load(env: Mapping[str, str] | None = None) -> Config:
@@ -158,4 +207,10 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         crash_before_offset_commit=_count(env, "PALMETTO_FAULT_CRASH_BEFORE_OFFSET_COMMIT"),
         admin_username=env.get("PALMETTO_ADMIN_USERNAME", "admin"),
         admin_password=env.get("PALMETTO_ADMIN_PASSWORD", "palmetto"),
+        metrics_ports=MappingProxyType(
+            {s.name: _port(env, s.metrics_port_env, s.metrics_port, allow_zero=True) for s in SERVICES}
+        ),
+        metrics_allowed_networks=_networks(env, "PALMETTO_METRICS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128"),
+        email=_email(env),
+        public_url=(env.get("PALMETTO_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
     )

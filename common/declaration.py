@@ -44,6 +44,21 @@ NextDue = Callable[[], float | None]
 # outbox event; that is safe for any order, stuck or not, because every consumer is idempotent.
 StuckOrders = Callable[[datetime, datetime], list[uuid.UUID]]
 
+# ``timers_due(moment)``: how many of the service's durable timers were due at or before ``moment`` and
+# have not fired yet (read for the metrics: due now, and overdue).
+TimersDue = Callable[[datetime], int]
+
+
+@dataclass(frozen=True)
+class Job:
+    """A background job ``runconsumers`` runs in a loop of its own, like the timers: ``tick`` does what is
+    due now and returns how much it did; ``backlog()`` answers (rows waiting, creation time of the
+    oldest or None) for the metrics."""
+
+    name: str
+    tick: Tick
+    backlog: Callable[[], tuple[int, datetime | None]]
+
 
 def _always(_: Envelope[Any]) -> bool:
     return True
@@ -63,8 +78,13 @@ class Subscription:
     wants: Callable[[Envelope[Any]], bool] = field(default=_always)
 
     def handler_for(self, envelope: Envelope[Any]) -> Handler | None:
-        handler = self.handlers.get(type(envelope.payload))
-        return handler if handler is not None and self.wants(envelope) else None
+        """The handler for ``envelope``. An older event version is first read as the newest
+        (:meth:`~common.events.Envelope.upgraded`), so handlers and ``wants`` see only that."""
+        newest = envelope.upgraded()
+        handler = self.handlers.get(type(newest.payload))
+        if handler is None or not self.wants(newest):
+            return None
+        return handler if newest is envelope else lambda _: handler(newest)
 
 
 @dataclass(frozen=True)
@@ -76,6 +96,8 @@ class Service:
     stuck_orders: StuckOrders
     ticks: tuple[Tick, ...] = ()
     next_due: NextDue | None = None
+    timers_due: TimersDue | None = None
+    jobs: tuple[Job, ...] = ()
 
     @property
     def name(self) -> str:

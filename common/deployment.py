@@ -45,6 +45,16 @@ class ServiceSpec:
     def port_env(self) -> str:
         return f"PALMETTO_{self.name.upper()}_PORT"
 
+    @property
+    def metrics_port_env(self) -> str:
+        """The environment variable holding the port ``runconsumers`` serves its Prometheus metrics on."""
+        return f"PALMETTO_{self.name.upper()}_METRICS_PORT"
+
+    @property
+    def metrics_port(self) -> int:
+        """Default metrics port of ``runconsumers``: the web port plus 100 (8100, 8101, ...)."""
+        return self.web_port + 100
+
 
 CLIENT = ServiceSpec(
     name="client", title="Client App", project="client_app",

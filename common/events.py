@@ -55,6 +55,10 @@ class Event:
     def validate(self) -> None:
         """Check rules beyond field types; raise ``ValueError`` naming the problem."""
 
+    def upgraded(self) -> Event:
+        """This payload read as the newest version of its event; older versions override it."""
+        return self
+
 
 E = TypeVar("E", bound=type[Event])
 REGISTRY: dict[tuple[str, int], type[Event]] = {}
@@ -116,8 +120,8 @@ class OrderLine:
 
 @event("OrderPlaced", 1, ORDERS)
 @dataclass(frozen=True)
-class OrderPlaced(Event):
-    """A customer placed an order; the kitchen decides whether it can make it."""
+class OrderPlacedV1(Event):
+    """A customer placed an order (before payments existed); read as v2 through :meth:`upgraded`."""
 
     customer: Customer
     delivery_address: DeliveryAddress
@@ -141,10 +145,56 @@ class OrderPlaced(Event):
         if self.delivery_fee < 0 or self.grand_total != self.total_amount + self.delivery_fee:
             raise ValueError("grand_total is not total_amount plus delivery_fee")
 
+    def upgraded(self) -> OrderPlaced:
+        """The v2 reading: an order placed before payments existed is paid in cash on delivery."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(OrderPlacedV1)}
+        return OrderPlaced(**fields, payment=PaymentTerms(method=CASH, amount=self.grand_total))
+
+
+# Payment methods (``common.lifecycle.PaymentMethod`` holds the same values; events do not import it).
+CARD, CASH = "CARD", "CASH"
+
+
+@dataclass(frozen=True)
+class PaymentTerms:
+    """How an order is paid: ``CARD`` (the customer's Palmetto card, charged before the kitchen
+    starts) or ``CASH`` (collected by the courier on delivery), and the amount."""
+
+    method: str
+    amount: Decimal
+
+    def validate(self) -> None:
+        if self.method not in (CARD, CASH):
+            raise ValueError(f"payment.method must be CARD or CASH, got {self.method!r}")
+        if self.amount < 0:
+            raise ValueError("payment.amount must not be negative")
+
+
+@event("OrderPlaced", 2, ORDERS)
+@dataclass(frozen=True)
+class OrderPlaced(OrderPlacedV1):
+    """A customer placed an order; the kitchen decides whether it can make it.
+
+    v2 adds ``payment``. A ``CARD`` order waits in the kitchen until the Client App's
+    ``PaymentCharged`` (or ``PaymentDeclined``) follows it in the same partition; a ``CASH``
+    order starts at once.
+    """
+
+    payment: PaymentTerms
+
+    def validate(self) -> None:
+        super().validate()
+        self.payment.validate()
+        if self.payment.amount != self.grand_total:
+            raise ValueError("payment.amount is not the grand_total")
+
+    def upgraded(self) -> OrderPlaced:
+        return self
+
 
 @event("OrderStatusChanged", 1, NOTIFICATIONS)
 @dataclass(frozen=True)
-class OrderStatusChanged(Event):
+class OrderStatusChangedV1(Event):
     """An order moved to ``status``; ``sequence`` grows by one per change of the same order."""
 
     status: Status
@@ -161,6 +211,29 @@ class OrderStatusChanged(Event):
             raise ValueError("a REJECTED order needs a reason")
         if self.status == Status.OUT_FOR_DELIVERY and not self.courier:
             raise ValueError("OUT_FOR_DELIVERY names the courier")
+
+    def upgraded(self) -> OrderStatusChanged:
+        """The v2 reading: no cash to collect."""
+        return OrderStatusChanged(status=self.status, sequence=self.sequence, reason=self.reason, courier=self.courier)
+
+
+@event("OrderStatusChanged", 2, NOTIFICATIONS)
+@dataclass(frozen=True)
+class OrderStatusChanged(OrderStatusChangedV1):
+    """An order moved to ``status``; ``sequence`` grows by one per change of the same order.
+
+    v2 adds ``cash_due``: on ``READY_FOR_DELIVERY`` of a cash order, what the courier collects.
+    """
+
+    cash_due: Decimal | None = None
+
+    def validate(self) -> None:
+        super().validate()
+        if self.cash_due is not None and (self.cash_due < 0 or self.status != Status.READY_FOR_DELIVERY):
+            raise ValueError("cash_due is a non-negative amount on READY_FOR_DELIVERY only")
+
+    def upgraded(self) -> OrderStatusChanged:
+        return self
 
 
 @event("CancellationRequested", 1, ORDERS)
@@ -184,6 +257,59 @@ class CancellationDeclined(Event):
 
     def validate(self) -> None:
         _text(self.reason, "reason", 300)
+
+
+@event("PaymentCharged", 1, ORDERS)
+@dataclass(frozen=True)
+class PaymentCharged(Event):
+    """The Client App charged the customer's card for a card order; the kitchen may start it."""
+
+    amount: Decimal
+
+    def validate(self) -> None:
+        if self.amount < 0:
+            raise ValueError("amount must not be negative")
+
+
+@event("PaymentDeclined", 1, ORDERS)
+@dataclass(frozen=True)
+class PaymentDeclined(Event):
+    """The Client App could not charge a card order (``reason`` says why); the kitchen rejects it."""
+
+    amount: Decimal
+    reason: str
+
+    def validate(self) -> None:
+        _text(self.reason, "reason", 200)
+
+
+@event("PaymentRefunded", 1, ORDERS)
+@dataclass(frozen=True)
+class PaymentRefunded(Event):
+    """A charged card order ended CANCELLED or REJECTED and the Client App gave the money back.
+
+    Informational on ``orders`` (the kitchen has nothing to do): the compensation's record in the log.
+    """
+
+    amount: Decimal
+    reason: str
+
+    def validate(self) -> None:
+        _text(self.reason, "reason", 200)
+
+
+@event("CashCollected", 1, NOTIFICATIONS)
+@dataclass(frozen=True)
+class CashCollected(Event):
+    """The courier delivered a cash order and collected ``amount``."""
+
+    amount: Decimal
+    courier: str
+
+    def validate(self) -> None:
+        if self.amount < 0:
+            raise ValueError("amount must not be negative")
+        _text(self.courier, "courier", 100)
 
 
 # --------------------------------------------------------------------------- envelope
@@ -210,6 +336,12 @@ class Envelope(Generic[P]):
     @property
     def version(self) -> int:
         return self.payload.version
+
+    def upgraded(self) -> Envelope[Event]:
+        """This envelope with its payload read as the newest version of its event (same event id),
+        so a service handles only the newest version and old messages still work."""
+        payload = self.payload.upgraded()
+        return self if payload is self.payload else dataclasses.replace(self, payload=payload)
 
     @classmethod
     def new(cls, payload: P, *, order_id: uuid.UUID, correlation_id: str, source: str) -> Envelope[P]:

@@ -121,3 +121,47 @@ KITCHEN_STEPS = _steps(
 COURIER_STEPS = _steps(
     Step(Status.OUT_FOR_DELIVERY, Status.DELIVERED, attrgetter("courier_travel")),
 )
+
+
+# --------------------------------------------------------------------------- payments
+
+
+class PaymentMethod(StrEnum):
+    CARD = "CARD"  # the customer's Palmetto card (stored value), charged before the kitchen starts
+    CASH = "CASH"  # paid to the courier on delivery
+
+
+class PaymentStatus(StrEnum):
+    """Where an order's payment stands. Card: ``PENDING`` -> ``CHARGED`` | ``DECLINED``, and
+    ``CHARGED`` -> ``REFUNDED`` when the order ends CANCELLED or REJECTED; ``PENDING`` ->
+    ``VOIDED`` when the order ended before the charge was decided (nothing charged). Cash:
+    ``DUE_ON_DELIVERY`` -> ``COLLECTED`` when the courier delivered it.
+
+    Set by ``client_app.payments.services`` only (the Client App holds the money).
+    """
+
+    PENDING = "PENDING"
+    CHARGED = "CHARGED"
+    DECLINED = "DECLINED"
+    REFUNDED = "REFUNDED"
+    VOIDED = "VOIDED"
+    DUE_ON_DELIVERY = "DUE_ON_DELIVERY"
+    COLLECTED = "COLLECTED"
+
+
+PAYMENT_MOVES: Mapping[PaymentStatus, frozenset[PaymentStatus]] = {
+    PaymentStatus.PENDING: frozenset({PaymentStatus.CHARGED, PaymentStatus.DECLINED, PaymentStatus.VOIDED}),
+    PaymentStatus.CHARGED: frozenset({PaymentStatus.REFUNDED}),
+    PaymentStatus.DUE_ON_DELIVERY: frozenset({PaymentStatus.COLLECTED}),
+}
+
+# The first status of a payment by each method.
+PAYMENT_OPENS_AS: Mapping[PaymentMethod, PaymentStatus] = {
+    PaymentMethod.CARD: PaymentStatus.PENDING,
+    PaymentMethod.CASH: PaymentStatus.DUE_ON_DELIVERY,
+}
+
+
+def can_pay_move(current: PaymentStatus, new: PaymentStatus) -> bool:
+    """True when a payment in ``current`` may move to ``new``; everything else is a no-op or a bug."""
+    return new in PAYMENT_MOVES.get(current, frozenset())

@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.db.models import F, Max, QuerySet, Subquery
 from django.utils import timezone
 
+from common import metrics
 from common.correlation import bound
 from common.db import OUTBOX_CHANNEL, Wakeup
 from common.kafka.producer import Outgoing, Producer
@@ -24,16 +25,27 @@ log = logging.getLogger("palmetto.outbox")
 
 
 def outbox_latest(model: type[OutboxMessage], order_ids: Iterable[uuid.UUID]) -> QuerySet[OutboxMessage]:
-    """The newest outbox row of each of these orders (none for an order that never published anything)."""
+    """The newest outbox row of each event type of each of these orders, oldest first (none for an
+    order that never published anything).
+
+    Per event type, not just the newest row: one transaction may queue two events of an order
+    (DELIVERED then the courier's CashCollected) and Kafka may lose both, and a card order's
+    OrderPlaced is followed by its payment decision; the newest row alone would leave the other
+    unpublished. The newest of one type is enough (a later status supersedes earlier ones).
+    """
     newest = (
-        model.objects.filter(order_id__in=list(order_ids)).order_by().values("order_id").annotate(newest=Max("id"))
+        model.objects.filter(order_id__in=list(order_ids))
+        .order_by()
+        .values("order_id", "event_type")
+        .annotate(newest=Max("id"))
     )
     return model.objects.filter(id__in=Subquery(newest.values("newest"))).order_by("id")
 
 
 @transaction.atomic
 def outbox_republish_latest(model: type[OutboxMessage], order_ids: Iterable[uuid.UUID]) -> list[OutboxMessage]:
-    """Queue the newest outbox row of each of these orders for publication again; return the rows re-queued.
+    """Queue the newest outbox row of each event type of each of these orders (:func:`outbox_latest`)
+    for publication again; return the rows re-queued.
 
     The row is published again byte for byte -- same ``event_id`` -- so a
     consumer that already applied it finds it in its inbox and skips it, and
@@ -100,6 +112,7 @@ class OutboxRelay:
             failed = {rows[i].id: err for i, err in delivery.failed.items()}
             # Rows without any report are still in librdkafka's queue; they stay unsent and are retried.
             self.model.objects.filter(id__in=sent).update(sent_at=timezone.now())
+            metrics.relay_published(rows, sent)
             if failed:
                 first_error = next(iter(failed.values())) or "unknown"
                 self.model.objects.filter(id__in=failed).update(attempts=F("attempts") + 1, last_error=first_error)
@@ -110,6 +123,7 @@ class OutboxRelay:
                 # Nothing got through: retry with a fresh client, in case this one will never reconnect.
                 log.warning("outbox: no message of this batch was delivered; replacing the Kafka producer")
                 self.producer.reset()
+                metrics.client_replaced(metrics.service_name(), "relay")
         for row in rows:
             if row.id in sent:
                 with bound(row.key):

@@ -10,6 +10,7 @@ a status the lifecycle gives to another service.
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Protocol, TypeVar
 
 from common.deployment import ServiceSpec
@@ -64,6 +65,7 @@ class Publisher:
         sequence: int,
         reason: str | None = None,
         courier: str | None = None,
+        cash_due: Decimal | None = None,
     ) -> Envelope[OrderStatusChanged]:
         """Queue an ``OrderStatusChanged``: the order is now ``status``, change number ``sequence``.
 
@@ -72,12 +74,20 @@ class Publisher:
         """
         if ANNOUNCED_BY[status] != self.service.name:
             raise ValueError(f"{self.service.name} may not announce {status}: {ANNOUNCED_BY[status]} does")
-        change = OrderStatusChanged(status=status, sequence=sequence, reason=reason, courier=courier)
+        change = OrderStatusChanged(
+            status=status, sequence=sequence, reason=reason, courier=courier, cash_due=cash_due
+        )
         change.validate()
         return self.publish(change, order_id=order_id, correlation_id=correlation_id)
 
     def announce_next(
-        self, record: OrderRecord, status: Status, *, reason: str | None = None, courier: str | None = None
+        self,
+        record: OrderRecord,
+        status: Status,
+        *,
+        reason: str | None = None,
+        courier: str | None = None,
+        cash_due: Decimal | None = None,
     ) -> Envelope[OrderStatusChanged]:
         """:meth:`announce` the next change of ``record``'s order, numbering it ``record.sequence + 1``.
 
@@ -86,5 +96,5 @@ class Publisher:
         record.sequence += 1
         return self.announce(
             status, order_id=record.order_id, correlation_id=record.correlation_id, sequence=record.sequence,
-            reason=reason, courier=courier,
+            reason=reason, courier=courier, cash_due=cash_due,
         )

@@ -24,6 +24,7 @@ class ErrorSerializer(serializers.Serializer):
 ERROR_DESCRIPTIONS = {
     "400": "Invalid request (body, query or X-Correlation-ID header)",
     "401": "Missing or invalid credentials",
+    "402": "Payment impossible (e.g. paying by card without a Palmetto card)",
     "403": "Authenticated but not allowed",
     "404": "No such resource (or not yours), or no such page",
     "409": "Conflicts with the resource's state",

@@ -35,14 +35,16 @@ class Topic:
 
 ORDERS = Topic(
     name="orders",
-    carries="OrderPlaced, CancellationRequested: what customers ask of the kitchen",
+    carries="OrderPlaced, CancellationRequested: what customers ask of the kitchen; "
+    "PaymentCharged, PaymentDeclined, PaymentRefunded: the payment step of each order",
     producers=(CLIENT.name,),
-    consumers=(PALMETTO.name,),
+    # The Client App reads its own OrderPlaced to decide card payments as a step of the flow.
+    consumers=(PALMETTO.name, CLIENT.name),
 )
 
 NOTIFICATIONS = Topic(
     name="notifications",
-    carries="OrderStatusChanged (every status change after PLACED), CancellationDeclined",
+    carries="OrderStatusChanged (every status change after PLACED), CancellationDeclined, CashCollected",
     producers=(PALMETTO.name, COURIER.name),
     consumers=(CLIENT.name, COURIER.name),
 )

@@ -19,6 +19,7 @@ from typing import Protocol
 
 from django.db import close_old_connections, connection
 
+from common import metrics
 from common.db import TIMERS_CHANNEL, Wakeup, drop_broken_connection
 from common.declaration import Tick
 from common.errors import ConsumerHalted
@@ -180,6 +181,7 @@ class Supervisor:
                 if slot.thread is not None and not slot.thread.is_alive():
                     delay = self.backoff.delay(slot.failures)
                     log.warning("restarting %s in %.1fs", slot.worker.name, delay)
+                    metrics.worker_restarted(slot.worker.name)
                     slot.thread, slot.restart_at = None, time.monotonic() + delay
                 if slot.thread is None and time.monotonic() >= slot.restart_at:
                     self._start(slot)

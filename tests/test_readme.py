@@ -49,9 +49,17 @@ def test_topic_table_lists_every_topic_with_its_producers_consumers_partitions_a
 
 def test_configuration_table_names_every_environment_variable():
     source = (ROOT / "common" / "config.py").read_text()
-    variables = set(re.findall(r'"((?:PALMETTO|DJANGO|KAFKA)_[A-Z_]+)"', source))
+    variables = set(re.findall(r'"((?:PALMETTO|DJANGO|KAFKA|EMAIL)_[A-Z_]+|DEFAULT_FROM_EMAIL)"', source))
     variables |= {service.database_env for service in deployment.SERVICES}
     variables |= {service.port_env for service in deployment.SERVICES}
+    variables |= {service.metrics_port_env for service in deployment.SERVICES}
     first_cells = " ".join(table_rows("## Running one service on its own"))
     documented = set(re.findall(r"`([A-Z][A-Z_]+)`", first_cells))
     assert variables - documented == set()
+
+
+def test_url_table_lists_the_tracking_page_and_every_metrics_endpoint():
+    urls = " ".join(f"{url} {' '.join(cells)}" for url, cells in table_rows("## Order a pizza").items())
+    assert "/track/<orderId>/" in urls and "/accounts/login/" in urls and "`/metrics`" in urls
+    for service in deployment.SERVICES:
+        assert f"http://127.0.0.1:{service.metrics_port}/metrics" in urls, service.name

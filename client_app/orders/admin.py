@@ -4,7 +4,7 @@ from django.contrib import admin
 
 from common.admin import InboxAdmin, OutboxAdmin, ReadOnlyAdmin, ReadOnlyInline
 
-from .models import InboxEvent, MenuItem, Order, OrderItem, OrderStatusChange, OutboxMessage
+from .models import EmailNotification, InboxEvent, MenuItem, Order, OrderItem, OrderStatusChange, OutboxMessage
 
 
 class OrderItemInline(ReadOnlyInline):
@@ -15,6 +15,18 @@ class OrderItemInline(ReadOnlyInline):
 class StatusInline(ReadOnlyInline):
     model = OrderStatusChange
     fields = ("sequence", "kind", "status", "occurred_at", "recorded_at", "source", "reason", "courier")
+
+
+class EmailInline(ReadOnlyInline):
+    model = EmailNotification
+    fields = ("status", "to", "created_at", "attempts", "last_error", "sent_at")
+
+
+@admin.register(EmailNotification)
+class EmailNotificationAdmin(ReadOnlyAdmin):
+    list_display = ("order", "status", "to", "created_at", "attempts", "sent_at")
+    list_filter = ("status", "sent_at")
+    search_fields = ("order__id", "to")
 
 
 @admin.register(Order)
@@ -33,7 +45,7 @@ class OrderAdmin(ReadOnlyAdmin):
     list_filter = ("status", "cancellation", "created_at")
     search_fields = ("id", "correlation_id", "customer__username", "customer_name", "customer_phone")
     date_hierarchy = "created_at"
-    inlines = [OrderItemInline, StatusInline]
+    inlines = [OrderItemInline, StatusInline, EmailInline]
 
 
 @admin.register(MenuItem)

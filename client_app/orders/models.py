@@ -91,13 +91,17 @@ class OrderItem(models.Model):
 
 
 class OrderStatusChange(models.Model):
-    """One entry of the order's history, oldest first: an applied status change (``kind`` STATUS)
-    or a cancellation request and its refusal, which leave the status as it was."""
+    """One entry of the order's history, oldest first: an applied status change (``kind`` STATUS),
+    or a cancellation request and its refusal, or a payment step, which leave the status as it was."""
 
     class Kind(models.TextChoices):
         STATUS = "STATUS", "Status change"
         CANCELLATION_REQUESTED = "CANCELLATION_REQUESTED", "Cancellation requested"
         CANCELLATION_REFUSED = "CANCELLATION_REFUSED", "Cancellation refused"
+        PAYMENT_CHARGED = "PAYMENT_CHARGED", "Card charged"
+        PAYMENT_DECLINED = "PAYMENT_DECLINED", "Card declined"
+        PAYMENT_REFUNDED = "PAYMENT_REFUNDED", "Card refunded"
+        CASH_COLLECTED = "CASH_COLLECTED", "Cash collected"
 
     order = models.ForeignKey(Order, related_name="history", on_delete=models.CASCADE)
     kind = models.CharField(max_length=32, choices=Kind.choices, default=Kind.STATUS)
@@ -133,6 +137,39 @@ class IdempotencyKey(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["customer", "key"], name="orders_one_order_per_idempotency_key")]
+
+
+class EmailNotification(models.Model):
+    """An email to the customer about a status of their order: a durable queue row.
+
+    Written in the transaction that applies the status (so it exists exactly when the status
+    does), unique per order and status (so a status is never announced twice), and sent later
+    by the ``mailer`` job of ``runconsumers``, which marks it sent or schedules a retry.
+    """
+
+    order = models.ForeignKey(Order, related_name="emails", on_delete=models.CASCADE)
+    status = models.CharField(max_length=32, choices=STATUS_CHOICES)
+    to = models.EmailField()
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Not before this moment: now when queued, later after a failed attempt (back-off).
+    next_attempt_at = models.DateTimeField(db_index=True)
+    attempts = models.PositiveIntegerField(default=0, help_text="Failed attempts so far.")
+    last_error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("id",)
+        constraints = [models.UniqueConstraint(fields=["order", "status"], name="orders_one_email_per_status")]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"], condition=models.Q(sent_at__isnull=True), name="orders_email_unsent"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.status} email to {self.to} ({'sent' if self.sent_at else 'pending'})"
 
 
 class OutboxMessage(common_models.OutboxMessage):

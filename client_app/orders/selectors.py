@@ -24,7 +24,7 @@ def orders_visible_to(user: AbstractBaseUser | AnonymousUser, *, status: str | N
 def order_get(order_id: uuid.UUID, *, visible_to: AbstractBaseUser | AnonymousUser | None = None) -> Order | None:
     """The order with its items and history loaded, or None (also when ``visible_to`` may not see it)."""
     orders = Order.objects.all() if visible_to is None else orders_visible_to(visible_to)
-    return orders.prefetch_related("items", "history").filter(id=order_id).first()
+    return orders.select_related("payment").prefetch_related("items", "history").filter(id=order_id).first()
 
 
 def menu_list() -> QuerySet[MenuItem]:

@@ -14,10 +14,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from common.deployment import NAMES, SERVICES
 from common.devstack import stack
 from common.devstack.ports import free_port
+
+if TYPE_CHECKING:
+    import requests
 
 ZERO_TIMINGS = {
     "PALMETTO_KITCHEN_ACCEPT_SECONDS": "0",
@@ -35,8 +39,11 @@ class Platform:
     logs: Path
     db_urls: dict[str, str]
     consumers: dict[str, subprocess.Popen] = field(default_factory=dict)
+    # Port each service's runconsumers serves Prometheus metrics on (free ports: test runs share the machine).
+    metrics_ports: dict[str, int] = field(default_factory=dict)
     web: subprocess.Popen | None = None
     port: int = 0
+    _admin: requests.Session | None = None
 
     # -- processes ------------------------------------------------------------------------------
 
@@ -69,6 +76,29 @@ class Platform:
 
     # -- HTTP -----------------------------------------------------------------------------------
 
+    def top_up(self, username: str, amount: str, reason: str = "gift card") -> None:
+        """Credit a customer's Palmetto card the way staff do: the top-up form in the Client App's admin."""
+        import requests
+
+        if self._admin is None:
+            password = f"pw-{uuid.uuid4().hex}"
+            name = f"cashier-{uuid.uuid4().hex[:8]}"
+            stack.manage("client", "createsuperuser", "--noinput", env=self.env | {
+                "DJANGO_SUPERUSER_USERNAME": name, "DJANGO_SUPERUSER_PASSWORD": password,
+                "DJANGO_SUPERUSER_EMAIL": f"{name}@palmetto.invalid"})
+            admin = requests.Session()
+            admin.get(f"{self.api}/admin/login/", timeout=10).raise_for_status()
+            login = admin.post(f"{self.api}/admin/login/?next=/admin/", timeout=10, data={
+                "username": name, "password": password, "csrfmiddlewaretoken": admin.cookies["csrftoken"]})
+            assert login.url.endswith("/admin/"), f"admin login failed: {login.status_code}"
+            self._admin = admin
+        url = f"{self.api}/admin/payments/wallet/top-up/"
+        self._admin.get(url, timeout=10).raise_for_status()
+        response = self._admin.post(url, timeout=10, allow_redirects=False, headers={"Referer": url}, data={
+            "customer": username, "amount": amount, "reason": reason,
+            "csrfmiddlewaretoken": self._admin.cookies["csrftoken"]})
+        assert response.status_code == 302, f"top-up of {username} failed: {response.status_code} {response.text[:500]}"
+
     def session(self, username: str | None = None, *, staff: bool = False):
         """An HTTP session (``requests``, a test dependency) authenticated as a new customer (or staff member)."""
         import requests
@@ -89,6 +119,7 @@ class Platform:
         token.raise_for_status()
         http = requests.Session()
         http.headers["Authorization"] = f"Token {token.json()['token']}"
+        http.username = username  # type: ignore[attr-defined]
         return http
 
 
@@ -115,6 +146,8 @@ def running_platform(
         | (env_overrides or {})
     )
     env.pop("DJANGO_SETTINGS_MODULE", None)
+    metrics_ports = {spec.name: free_port() for spec in SERVICES}
+    env |= {spec.metrics_port_env: str(metrics_ports[spec.name]) for spec in SERVICES}
     db_urls = {spec.name: database_factory(f"{prefix.rstrip('.')}_{spec.name}") for spec in SERVICES}
     for spec in SERVICES:
         env[spec.database_env] = db_urls[spec.name]
@@ -133,6 +166,7 @@ def running_platform(
         logs=logs,
         db_urls=db_urls,
         port=port,
+        metrics_ports=metrics_ports,
     )
     try:
         platform.start_web()

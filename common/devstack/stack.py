@@ -60,6 +60,9 @@ def spawn_web(service: str, port: int, env: Mapping[str, str], output: IO | int 
             "-m",
             "gunicorn",
             by_name(service).wsgi,
+            # Hooks that aggregate the workers' Prometheus metrics (multiprocess mode).
+            "--config",
+            "python:common.gunicorn_hooks",
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
@@ -186,9 +189,11 @@ def _write_env_file(stack: ExitStack, env: Mapping[str, str]) -> None:
 
 def main() -> int:
     config = palmetto_config.load()
-    busy = [p for p in config.web_ports.values() if not port_is_free(p)]
+    wanted = [*config.web_ports.values(), *(p for p in config.metrics_ports.values() if p)]
+    busy = [p for p in wanted if not port_is_free(p)]
     if busy:
-        print(f"Ports {busy} are in use; set PALMETTO_<SERVICE>_PORT to other ports.", file=sys.stderr)
+        print(f"Ports {busy} are in use; set PALMETTO_<SERVICE>_PORT and PALMETTO_<SERVICE>_METRICS_PORT "
+              "to other ports.", file=sys.stderr)
         return 2
     env = dict(os.environ) | {"PALMETTO_SERVE_STATIC": "1", "PYTHONUNBUFFERED": "1"}
     stopping = {"flag": False}
@@ -226,6 +231,13 @@ def main() -> int:
             + "".join(
                 f"  {s.title + ' admin':<19}http://127.0.0.1:{config.web_ports[s.name]}/admin/\n" for s in SERVICES
             )
+            + f"  Tracking page      {client}/track/<orderId>/   (log in at {client}/accounts/login/)\n"
+            + "".join(
+                f"  {'Metrics, ' + s.name:<19}http://127.0.0.1:{config.web_ports[s.name]}/metrics (web), "
+                f"http://127.0.0.1:{config.metrics_ports[s.name]}/metrics (runconsumers)\n"
+                for s in SERVICES
+            )
+            + "  Customer emails    printed by the client runconsumers (set EMAIL_HOST to send them)\n"
             + f"  Admin login        {config.admin_username} / {config.admin_password}\n"
             f"  Kafka              {env['KAFKA_BOOTSTRAP_SERVERS']}\n"
             f"  Operator commands  source {ENV_FILE.relative_to(BASE_DIR)}, then "

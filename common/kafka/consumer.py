@@ -40,6 +40,7 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 from django.db import close_old_connections, transaction
 
+from common import metrics
 from common.correlation import bound
 from common.db import drop_broken_connection
 from common.declaration import Subscription
@@ -129,6 +130,7 @@ class BatchApplier:
         self,
         *,
         name: str,
+        service: str,
         subscriptions: Sequence[Subscription],
         inbox: type[InboxEvent],
         topic_prefix: str,
@@ -138,6 +140,7 @@ class BatchApplier:
         guard: FailureGuard | None = None,
     ) -> None:
         self.name = name
+        self.service = service
         self.by_topic = {s.topic.full_name(topic_prefix): s for s in subscriptions}
         self.inbox = inbox
         self.prefix = topic_prefix
@@ -206,27 +209,39 @@ class BatchApplier:
         if wanted:
             try:
                 with transaction.atomic():
-                    self._apply_wanted(wanted, one_by_one=False)
+                    rejected, applied, skipped = self._apply_wanted(wanted, one_by_one=False)
             except InvalidEvent:
                 # One handler found its message can never succeed, and the batch rolled back. Apply it
                 # again message by message, each in a savepoint, so only that message is rejected.
                 with transaction.atomic():
-                    dead += self._apply_wanted(wanted, one_by_one=True)
+                    rejected, applied, skipped = self._apply_wanted(wanted, one_by_one=True)
+            dead += rejected
+            # Counted once the transaction has committed, so a rolled-back attempt counts nothing.
+            for message in applied:
+                metrics.applied(self.service, message)
+            for message in skipped:
+                metrics.duplicate_skipped(self.service, message)
         order = {id(m): i for i, m in enumerate(batch)}
         return sorted(dead, key=lambda r: order[id(r.message)])
 
-    def _apply_wanted(self, wanted: list[tuple[Message, Envelope[Any], Any]], *, one_by_one: bool) -> list[Rejected]:
+    def _apply_wanted(
+        self, wanted: list[tuple[Message, Envelope[Any], Any]], *, one_by_one: bool
+    ) -> tuple[list[Rejected], list[Message], list[Message]]:
+        """Apply inside the caller's transaction; return (rejected, applied, skipped as already applied)."""
         applied = set(
             self.inbox.objects.filter(event_id__in=[e.event_id for _, e, _ in wanted]).values_list(
                 "event_id", flat=True
             )
         )
         dead: list[Rejected] = []
+        done: list[Message] = []
+        skipped: list[Message] = []
         rows: list[InboxEvent] = []
         for message, envelope, handler in wanted:
             with bound(envelope.correlation_id):
                 if envelope.event_id in applied:
                     log.info("%s: %s %s already applied; skipped", self.name, envelope.event_type, envelope.event_id)
+                    skipped.append(message)
                     continue
                 if one_by_one:
                     try:
@@ -238,6 +253,7 @@ class BatchApplier:
                 else:
                     handler(envelope)
             applied.add(envelope.event_id)
+            done.append(message)
             rows.append(
                 self.inbox(
                     event_id=envelope.event_id,
@@ -250,7 +266,7 @@ class BatchApplier:
                 )
             )
         self.inbox.objects.bulk_create(rows)
-        return dead
+        return dead, done, skipped
 
     def send_dead_letters(self, dead: list[Rejected]) -> None:
         """Publish each to ``<topic>.DLT`` with original key, value and headers plus error and origin."""
@@ -268,6 +284,7 @@ class BatchApplier:
         if failures:
             self.dead_letters.reset()  # in case this client will never reconnect (see Producer.reset)
             raise RuntimeError(f"dead-letter publish failed: {failures[0]}")
+        metrics.dead_lettered(self.service, dead)
         for letter in dead:
             log.error("%s: dead-lettered %s: %s", self.name, _where(letter.message), letter.error)
 
@@ -354,6 +371,7 @@ class PartitionConsumer:
         self.name = f"{service}-consumer-p{partition}"
         self.applier = BatchApplier(
             name=self.name,
+            service=service,
             subscriptions=subscriptions,
             inbox=inbox,
             topic_prefix=topic_prefix,
@@ -371,6 +389,7 @@ class PartitionConsumer:
                 self._run_client(stop)
             except ClientStuck as exc:
                 log.warning("%s: %s; starting a fresh Kafka client", self.name, exc)
+                metrics.client_replaced(self.service, "consumer")
                 stop.wait(1.0)
 
     def _run_client(self, stop: threading.Event) -> None:
@@ -399,11 +418,13 @@ class PartitionConsumer:
                 active_at = time.monotonic()
                 fetched = [first, *consumer.consume(self.batch_size - 1, timeout=0)]
                 batch = [m for m in fetched if self._is_message(m)]
+                metrics.consumed(self.service, batch)
                 for m in batch:
                     expected[m.topic()] = m.offset() + 1
                 if batch and self.applier.apply_until_done(batch, stop):
                     self._maybe_crash()
                     self._commit(consumer, batch, stop)
+                    metrics.batch_done(self.service, self.partition, len(batch), active_at)
         except ClientStuck as exc:
             abandoned = exc.abandoned
             raise

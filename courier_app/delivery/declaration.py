@@ -25,7 +25,7 @@ def is_ready_for_delivery(event: Envelope[Any]) -> bool:
 def _ready_for_delivery(event: Envelope[OrderStatusChanged]) -> None:
     services.delivery_open(
         order_id=event.order_id, correlation_id=event.correlation_id, ready_sequence=event.payload.sequence,
-        ready_at=event.occurred_at,
+        ready_at=event.occurred_at, cash_due=event.payload.cash_due,
     )
 
 
@@ -40,4 +40,5 @@ SERVICE = Service(
     # Completing frees couriers, so it runs before dispatching.
     ticks=(services.deliveries_complete_due, services.deliveries_dispatch),
     next_due=selectors.deliveries_next_due,
+    timers_due=selectors.deliveries_due,
 )

@@ -38,6 +38,8 @@ class Delivery(models.Model):
     # Durable timer: when the courier arrives. A restart resumes from here.
     due_at = models.DateTimeField(null=True, blank=True, db_index=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # What the courier collects on delivery (a cash order); null when the order is paid already.
+    cash_due = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     # When the row last changed: ``reconcile`` re-publishes the last event of deliveries quiet for a while.
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -25,3 +25,8 @@ def deliveries_next_due() -> float | None:
     """Seconds until the next delivery's travel time is up (0 when one is due already); None when none travels."""
     due = Delivery.objects.filter(stage=Delivery.Stage.OUT_FOR_DELIVERY).aggregate(due=Min("due_at"))["due"]
     return None if due is None else (due - timezone.now()).total_seconds()
+
+
+def deliveries_due(moment: datetime) -> int:
+    """Deliveries whose courier was due to arrive at or before ``moment`` (the courier's timers not yet fired)."""
+    return Delivery.objects.filter(due_at__lte=moment).count()

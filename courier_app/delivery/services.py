@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
@@ -15,6 +16,7 @@ from django.utils import timezone
 
 from common.correlation import bound
 from common.deployment import COURIER
+from common.events import CashCollected
 from common.lifecycle import COURIER_STEPS, Status
 from common.publishing import Publisher
 
@@ -26,10 +28,12 @@ publisher = Publisher(COURIER, OutboxMessage)
 
 
 def delivery_open(
-    *, order_id: uuid.UUID, correlation_id: str, ready_sequence: int, ready_at: datetime
+    *, order_id: uuid.UUID, correlation_id: str, ready_sequence: int, ready_at: datetime,
+    cash_due: Decimal | None = None,
 ) -> Delivery | None:
     """Queue an order the kitchen announced ready (change number ``ready_sequence``, at ``ready_at``)
-    for a courier; runs inside the consumer's transaction.
+    for a courier; runs inside the consumer's transaction. ``cash_due``: what the courier collects
+    on delivery (a cash order), announced with ``CashCollected`` when it is delivered.
 
     Returns None when the order is already known (a re-published READY changes nothing).
     """
@@ -41,6 +45,7 @@ def delivery_open(
         correlation_id=correlation_id,
         sequence=ready_sequence,
         ready_at=ready_at,
+        cash_due=cash_due,
     )
     log.info("order %s is waiting for a courier", delivery.order_id)
     return delivery
@@ -78,7 +83,8 @@ def deliveries_dispatch(limit: int = 100) -> int:
 @transaction.atomic
 def deliveries_complete_due(limit: int = 100) -> int:
     """Mark deliveries whose travel time is up as DELIVERED (:data:`~common.lifecycle.COURIER_STEPS`)
-    and free their couriers."""
+    and free their couriers; a cash order's ``CashCollected`` follows its DELIVERED in the same
+    transaction, so it is announced exactly when the delivery is."""
     now = timezone.now()
     due = list(
         Delivery.objects.select_for_update(skip_locked=True, of=("self",))
@@ -90,6 +96,11 @@ def deliveries_complete_due(limit: int = 100) -> int:
         with bound(delivery.correlation_id):
             delivery.stage, delivery.delivered_at, delivery.due_at = Delivery.Stage.DELIVERED, now, None
             publisher.announce_next(delivery, Status.DELIVERED)
+            if delivery.cash_due is not None:
+                publisher.publish(
+                    CashCollected(amount=delivery.cash_due, courier=delivery.courier.name),
+                    order_id=delivery.order_id, correlation_id=delivery.correlation_id,
+                )
             delivery.save(update_fields=["stage", "delivered_at", "due_at", "sequence", "updated_at"])
             Courier.objects.filter(id=delivery.courier_id).update(busy=False)
             log.info("order %s delivered by %s", delivery.order_id, delivery.courier)

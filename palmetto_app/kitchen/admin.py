@@ -14,6 +14,7 @@ class TicketAdmin(ReadOnlyAdmin):
         "received_at",
         "customer_name",
         "item_count",
+        "payment_method",
         "stage",
         "next_stage_at",
         "correlation_id",

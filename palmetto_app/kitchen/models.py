@@ -6,10 +6,13 @@ from django.db import models
 
 from common import models as common_models
 from common.deployment import PALMETTO
-from common.lifecycle import announced_by
+from common.lifecycle import PaymentMethod, Status, announced_by
 
-# A ticket's stage is the last status the kitchen announced for its order.
-STAGE_CHOICES = [(status.value, status.label) for status in announced_by(PALMETTO.name)]
+# A ticket's stage is the last status the kitchen announced for its order, or PLACED while a card
+# order waits for its payment (the kitchen announces nothing until the card is charged or declined).
+STAGE_CHOICES = [(Status.PLACED.value, "Waiting for payment")] + [
+    (status.value, status.label) for status in announced_by(PALMETTO.name)
+]
 
 
 class Ticket(models.Model):
@@ -25,6 +28,11 @@ class Ticket(models.Model):
     # Sequence number of the last status event this ticket published.
     sequence = models.PositiveIntegerField(default=0)
     reason = models.CharField(max_length=300, blank=True)
+    # How the order is paid; for cash, READY_FOR_DELIVERY tells the courier ``amount`` to collect.
+    payment_method = models.CharField(
+        max_length=8, choices=[(m.value, m.value.title()) for m in PaymentMethod], default=PaymentMethod.CASH
+    )
+    amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     # When the next stage is due; null once the ticket left the kitchen. A restart resumes from here.
     next_stage_at = models.DateTimeField(null=True, blank=True, db_index=True)
     received_at = models.DateTimeField(auto_now_add=True)

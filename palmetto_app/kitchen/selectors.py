@@ -27,3 +27,8 @@ def tickets_next_due() -> float | None:
     """Seconds until the next ticket's timer falls due (0 when one is due already); None when no timer is set."""
     due = Ticket.objects.aggregate(due=Min("next_stage_at"))["due"]
     return None if due is None else (due - timezone.now()).total_seconds()
+
+
+def tickets_due(moment: datetime) -> int:
+    """Tickets whose next stage was due at or before ``moment`` (the kitchen's timers not yet fired)."""
+    return Ticket.objects.filter(next_stage_at__lte=moment).count()

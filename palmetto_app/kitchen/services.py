@@ -17,7 +17,7 @@ from django.utils import timezone
 from common.correlation import bound
 from common.deployment import PALMETTO
 from common.events import CancellationDeclined, OrderPlaced
-from common.lifecycle import CANCELLABLE, KITCHEN_STEPS, Status
+from common.lifecycle import CANCELLABLE, KITCHEN_STEPS, PaymentMethod, Status
 from common.publishing import Publisher
 
 from .models import OutboxMessage, Ticket, UnavailableItem
@@ -31,9 +31,18 @@ MAX_ITEMS_PER_TICKET = 40
 
 
 def _move(ticket: Ticket, status: Status, reason: str | None = None) -> None:
-    """Move the ticket to ``status`` (the caller saves it) and queue the event saying so."""
+    """Move the ticket to ``status`` (the caller saves it) and queue the event saying so; a cash
+    order's READY_FOR_DELIVERY carries the amount the courier collects."""
     ticket.stage = status
-    publisher.announce_next(ticket, status, reason=reason)
+    cash_due = None
+    if status == Status.READY_FOR_DELIVERY and ticket.payment_method == PaymentMethod.CASH:
+        cash_due = ticket.amount
+    publisher.announce_next(ticket, status, reason=reason, cash_due=cash_due)
+
+
+def _accept(ticket: Ticket) -> None:
+    _move(ticket, Status.ACCEPTED)
+    ticket.next_stage_at = _due_after(Status.ACCEPTED, timezone.now())
 
 
 def _due_after(status: Status, now: datetime) -> datetime | None:
@@ -57,6 +66,10 @@ def _rejection_reason(order: OrderPlaced) -> str | None:
 def ticket_open(*, order_id: uuid.UUID, correlation_id: str, order: OrderPlaced) -> Ticket | None:
     """Accept or reject a new order; runs inside the consumer's transaction.
 
+    A card order the kitchen could make waits (stage PLACED, nothing announced) for
+    :func:`ticket_payment_decided`; the kitchen never starts an order that is not paid or cash.
+    One it cannot make is rejected at once (the Client App then never charges it, or refunds it).
+
     Returns None when the order already has a ticket (the same order re-published under a new
     event id, or a cancellation that overtook it, changes nothing).
     """
@@ -71,18 +84,50 @@ def ticket_open(*, order_id: uuid.UUID, correlation_id: str, order: OrderPlaced)
         delivery_address=f"{address.street}, {address.postal_code} {address.city}",
         items=[{"item_id": line.item_id, "name": line.name, "quantity": line.quantity} for line in order.items],
         item_count=sum(line.quantity for line in order.items),
+        payment_method=order.payment.method,
+        amount=order.payment.amount,
     )
     reason = _rejection_reason(order)
     if reason:
         ticket.reason = reason
         _move(ticket, Status.REJECTED, reason)
         log.info("order %s rejected: %s", order_id, reason)
+    elif ticket.payment_method == PaymentMethod.CARD:
+        ticket.stage = Status.PLACED
+        log.info("order %s waits for its card payment", order_id)
     else:
-        _move(ticket, Status.ACCEPTED)
-        ticket.next_stage_at = _due_after(Status.ACCEPTED, timezone.now())
+        _accept(ticket)
         log.info("order %s accepted: %d items", order_id, ticket.item_count)
     ticket.save()
     return ticket
+
+
+def ticket_payment_decided(*, order_id: uuid.UUID, charged: bool, reason: str | None = None) -> bool:
+    """The Client App charged (``charged``) or declined a card order; runs in the consumer's transaction.
+
+    A ticket waiting for its payment is accepted, or rejected with a reason saying the payment was
+    declined. Any other ticket (cancelled or rejected meanwhile, or already decided) is left alone:
+    the Client App refunds a charged order that ends CANCELLED or REJECTED. Returns whether it moved.
+    """
+    ticket = Ticket.objects.select_for_update().filter(order_id=order_id).first()
+    if ticket is None:
+        # Not in normal operation: the decision follows its OrderPlaced in one partition, and the Client App
+        # decides only after reading that OrderPlaced, which a consumer sees only once the in-sync replicas
+        # have it (so acks=1 cannot have lost it). Nothing to start; an operator finds it in the log.
+        log.warning("order %s: payment decided but the kitchen has no ticket; ignored", order_id)
+        return False
+    if ticket.stage != Status.PLACED:
+        log.info("order %s: payment decided while %s; ignored", order_id, ticket.stage)
+        return False
+    if charged:
+        _accept(ticket)
+        log.info("order %s paid and accepted: %d items", order_id, ticket.item_count)
+    else:
+        ticket.reason = f"payment declined: {reason}"[:300]
+        _move(ticket, Status.REJECTED, ticket.reason)
+        log.info("order %s rejected: %s", order_id, ticket.reason)
+    ticket.save(update_fields=["stage", "next_stage_at", "reason", "sequence", "updated_at"])
+    return True
 
 
 def ticket_cancel(*, order_id: uuid.UUID, correlation_id: str, reason: str | None) -> None:

@@ -65,3 +65,28 @@ def test_database_url_parsing():
     }
     with pytest.raises(ConfigError):
         parse_database_url("mysql://x/y")
+
+
+def test_metrics_and_email_settings():
+    defaults = load({})
+    assert dict(defaults.metrics_ports) == {"client": 8100, "palmetto": 8101, "courier": 8102}
+    assert [str(n) for n in defaults.metrics_allowed_networks] == ["127.0.0.0/8", "::1/128"]
+    assert defaults.email.backend.endswith("console.EmailBackend")
+    config = load({
+        "PALMETTO_PALMETTO_METRICS_PORT": "0", "PALMETTO_METRICS_ALLOWED_NETWORKS": "10.0.0.0/8, 192.168.1.7",
+        "EMAIL_HOST": "smtp.example.org", "EMAIL_PORT": "587", "EMAIL_USE_TLS": "1",
+    })
+    assert config.metrics_ports["palmetto"] == 0
+    assert [str(n) for n in config.metrics_allowed_networks] == ["10.0.0.0/8", "192.168.1.7/32"]
+    assert config.email.backend.endswith("smtp.EmailBackend") and config.email.port == 587 and config.email.use_tls
+
+
+@pytest.mark.parametrize("env", [
+    {"PALMETTO_METRICS_ALLOWED_NETWORKS": "everyone"},
+    {"PALMETTO_CLIENT_METRICS_PORT": "99999"},
+    {"EMAIL_PORT": "smtp"},
+    {"EMAIL_USE_TLS": "maybe"},
+])
+def test_bad_metrics_and_email_settings_are_refused(env):
+    with pytest.raises(ConfigError, match=next(iter(env))):
+        load(env)

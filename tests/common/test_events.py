@@ -130,3 +130,38 @@ def test_headers_are_optional():
 def test_each_event_class_declares_its_topic():
     assert OrderPlaced.topic.name == "orders"
     assert OrderStatusChanged.topic.name == "notifications"
+
+
+def test_an_old_version_is_read_as_the_newest_with_the_same_event_id():
+    old = decode(raw(example("OrderPlaced.v1")))
+    new = old.upgraded()
+    assert (new.event_type, new.version, new.event_id) == ("OrderPlaced", 2, old.event_id)
+    assert new.payload.payment == events.PaymentTerms(method="CASH", amount=Decimal("27.50"))
+    status = decode(raw(example("OrderStatusChanged.v1"))).upgraded()
+    assert status.version == 2 and status.payload.cash_due is None and status.payload.courier == "Rosa"
+    newest = decode(raw(example("OrderPlaced.v2")))
+    assert newest.upgraded() is newest
+
+
+@pytest.mark.parametrize(
+    "payment",
+    [{"method": "BITCOIN", "amount": "27.50"}, {"method": "CARD", "amount": "1.00"}, {"method": "CARD"}, None],
+    ids=["unknown method", "amount is not the grand total", "no amount", "no payment"],
+)
+def test_order_placed_v2_needs_valid_payment_terms(payment):
+    body = example("OrderPlaced.v2")
+    body["payment"] = payment
+    if payment is None:
+        body["payload"].pop("payment")
+    else:
+        body["payload"]["payment"] = payment
+    body.pop("payment")
+    with pytest.raises(InvalidEvent):
+        decode(raw(body))
+
+
+def test_cash_due_belongs_to_ready_for_delivery_only():
+    body = example("OrderStatusChanged.v2")
+    body["payload"].update(status="ACCEPTED", sequence=1)
+    with pytest.raises(InvalidEvent, match="cash_due"):
+        decode(raw(body))

@@ -19,8 +19,8 @@ def test_services_consume_exactly_what_the_topic_table_says():
         assert consumers == set(topic.consumers), topic.name
 
 
-def test_client_consumes_notifications_palmetto_orders_courier_notifications():
-    assert [s.topic for s in CLIENT.subscriptions] == [NOTIFICATIONS]
+def test_client_consumes_notifications_and_orders_palmetto_orders_courier_notifications():
+    assert [s.topic for s in CLIENT.subscriptions] == [NOTIFICATIONS, ORDERS]
     assert [s.topic for s in PALMETTO.subscriptions] == [ORDERS]
     assert [s.topic for s in COURIER.subscriptions] == [NOTIFICATIONS]
 

@@ -12,7 +12,8 @@ from common.lifecycle import Status
 
 
 def order_placed(
-    *lines: tuple[str, int], order_id: uuid.UUID | None = None, correlation_id: str | None = None
+    *lines: tuple[str, int], order_id: uuid.UUID | None = None, correlation_id: str | None = None,
+    method: str = events.CASH,
 ) -> Envelope:
     lines = lines or (("margherita-30", 2),)
     items = [events.OrderLine(item_id, item_id.title(), qty, Decimal("8.50")) for item_id, qty in lines]
@@ -26,6 +27,7 @@ def order_placed(
             total_amount=total,
             delivery_fee=Decimal("3.50"),
             grand_total=total + Decimal("3.50"),
+            payment=events.PaymentTerms(method=method, amount=total + Decimal("3.50")),
         ),
         order_id=order_id or uuid.uuid4(),
         correlation_id=correlation_id or str(uuid.uuid4()),

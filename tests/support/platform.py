@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import requests
 
@@ -13,10 +14,21 @@ from common.devstack.platform import Platform, order_request
 class OrderStream:
     """Places orders through the API from a background thread and remembers every one acknowledged (201)."""
 
-    def __init__(self, platform: Platform, interval: float = 0.05) -> None:
+    def __init__(
+        self,
+        platform: Platform,
+        interval: float = 0.05,
+        *,
+        customers: list[requests.Session] | None = None,
+        payment: Callable[[int], dict | None] | None = None,
+    ) -> None:
+        """``customers`` take turns placing orders (default: one new customer); ``payment(i)`` is
+        the ``payment`` of order ``i`` (default: none, which is cash on delivery)."""
         self.platform = platform
         self.interval = interval
-        self.http = platform.session()
+        self.customers = customers or [platform.session()]
+        self.payment = payment or (lambda i: None)
+        self.http = self.customers[0]
         self.menu = self.http.get(f"{platform.api}/api/menu/", timeout=10).json()
         self.acknowledged: dict[str, str] = {}  # order id -> correlation id
         self.refused: dict[int, int] = {}  # status code -> count (5xx while a dependency is down)
@@ -31,10 +43,12 @@ class OrderStream:
 
     def place_one(self) -> None:
         self._count += 1
+        body = order_request(self._count, self.menu)
+        if (payment := self.payment(self._count)) is not None:
+            body["payment"] = payment
+        http = self.customers[self._count % len(self.customers)]
         try:
-            response = self.http.post(
-                f"{self.platform.api}/api/orders/", json=order_request(self._count, self.menu), timeout=30
-            )
+            response = http.post(f"{self.platform.api}/api/orders/", json=body, timeout=30)
         except requests.RequestException:
             self.refused[0] = self.refused.get(0, 0) + 1
             return

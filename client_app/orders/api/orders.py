@@ -19,11 +19,12 @@ from rest_framework.views import APIView
 
 from common import correlation, events
 from common.http import rebind_correlation_id
+from common.lifecycle import PaymentMethod
 
 from .. import selectors
 from ..models import Order
 from ..services.cancelling import order_request_cancel
-from ..services.placing import Idempotency, order_place
+from ..services.placing import Idempotency, PaymentRequest, order_place
 from ..services.pricing import LineRequest
 from .serializers import CancelIn, MenuItemOut, OrderCreateIn, OrderListQuery, OrderOut, OrderSummaryOut
 
@@ -63,6 +64,12 @@ def _idempotency(request: Request) -> Idempotency | None:
     return Idempotency(key=key, fingerprint=hashlib.sha256(canonical.encode()).hexdigest())
 
 
+def _payment(body: dict | None) -> PaymentRequest | None:
+    if body is None:
+        return None
+    return PaymentRequest(method=PaymentMethod(body["method"].upper()), amount=body.get("amount"))
+
+
 def _order_response(order: Order, code: int = status.HTTP_200_OK, **headers) -> Response:
     """``order`` as the API shows it (load items and history first, as ``selectors.order_get`` does,
     or they are read one relation at a time)."""
@@ -100,11 +107,14 @@ class OrderListCreateView(ListAPIView):
     @extend_schema(
         operation_id="orders_create",
         summary="Place an order",
-        description="Prices come from the menu; a given item price or totalAmount must match the server's figures.",
+        description="Prices come from the menu; a given item price, totalAmount or payment.amount must match the "
+        "server's figures. Paying by card needs a Palmetto card (402 no_card otherwise); whether its balance "
+        "suffices is decided right after, and a declined order ends REJECTED. Without payment: cash on delivery.",
         request=OrderCreateIn,
         responses={
             201: OrderOut,
             200: OpenApiResponse(OrderOut, description="Replayed: the order this Idempotency-Key created"),
+            402: None,
             409: None,
             422: None,
         },
@@ -125,6 +135,7 @@ class OrderListCreateView(ListAPIView):
             lines=[LineRequest(line["itemId"], line["quantity"], line.get("price")) for line in body["items"]],
             currency=body.get("currency"),
             total_amount=body.get("totalAmount"),
+            payment=_payment(body.get("payment")),
             idempotency=_idempotency(request),
         )
         order = placed.order

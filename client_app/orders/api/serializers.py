@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from common.lifecycle import Status
+from common.lifecycle import PaymentStatus, Status
 
 from ..models import MenuItem, Order, OrderItem, OrderStatusChange
 from ..services.pricing import MAX_LINES, MAX_QUANTITY
@@ -32,6 +33,17 @@ class LineIn(serializers.Serializer):
     )
 
 
+class PaymentIn(serializers.Serializer):
+    method = serializers.ChoiceField(
+        choices=["card", "cash"],
+        help_text="card: your Palmetto card, charged before the kitchen starts (insufficient balance: the order "
+        "ends REJECTED); cash: paid to the courier on delivery.",
+    )
+    amount = serializers.DecimalField(
+        max_digits=12, decimal_places=2, required=False, help_text="Optional; when given it must equal grandTotal."
+    )
+
+
 class OrderCreateIn(serializers.Serializer):
     customer = CustomerIn()
     deliveryAddress = AddressIn()
@@ -43,6 +55,7 @@ class OrderCreateIn(serializers.Serializer):
         required=False,
         help_text="Optional; when given it must equal the server's total.",
     )
+    payment = PaymentIn(required=False, help_text="How you pay; cash on delivery when absent.")
 
 
 class CustomerOut(serializers.Serializer):
@@ -69,7 +82,8 @@ class OrderItemOut(serializers.ModelSerializer):
 class StatusChangeOut(serializers.ModelSerializer):
     kind = serializers.ChoiceField(
         choices=OrderStatusChange.Kind.values,
-        help_text="STATUS for a status change; cancellation requests and refusals leave the status as it was.",
+        help_text="STATUS for a status change; cancellation requests and refusals and payment steps leave the "
+        "status as it was.",
     )
     status = serializers.ChoiceField(
         choices=[s.value for s in Status], help_text="The order's status after this entry."
@@ -89,6 +103,22 @@ class CancellationOut(serializers.Serializer):
     reason = serializers.CharField(source="cancellation_reason")
 
 
+class PaymentOut(serializers.Serializer):
+    method = serializers.SerializerMethodField()
+    status = serializers.ChoiceField(
+        choices=[s.value for s in PaymentStatus],
+        help_text="card: PENDING, then CHARGED or DECLINED; CHARGED becomes REFUNDED when the order ends CANCELLED "
+        "or REJECTED; VOIDED when the order ended before the charge. cash: DUE_ON_DELIVERY, then COLLECTED.",
+    )
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    currency = serializers.CharField()
+    reason = serializers.CharField(help_text="Why it was declined, voided or refunded; empty otherwise.")
+
+    @extend_schema_field(serializers.ChoiceField(choices=["card", "cash"]))
+    def get_method(self, payment) -> str:
+        return payment.method.lower()
+
+
 class OrderOut(serializers.ModelSerializer):
     orderId = serializers.UUIDField(source="id")
     customerId = serializers.CharField(source="customer_id", allow_null=True)
@@ -103,6 +133,7 @@ class OrderOut(serializers.ModelSerializer):
     grandTotal = serializers.DecimalField(source="grand_total", max_digits=10, decimal_places=2)
     cancellation = CancellationOut(source="*")
     history = StatusChangeOut(many=True)
+    payment = PaymentOut(allow_null=True, help_text="Null for orders placed before payments existed.")
 
     class Meta:
         model = Order
@@ -120,6 +151,7 @@ class OrderOut(serializers.ModelSerializer):
             "deliveryFee",
             "grandTotal",
             "cancellation",
+            "payment",
             "history",
         ]
 
@@ -151,7 +183,11 @@ class RegisterIn(serializers.Serializer):
         r"^[\w.@+-]{3,150}$", error_messages={"invalid": "3-150 letters, digits and @/./+/-/_"}
     )
     password = serializers.CharField(min_length=8, max_length=128, write_only=True)
-    email = serializers.EmailField(required=False, allow_blank=True)
+    email = serializers.EmailField(
+        required=False, allow_blank=True,
+        help_text="Where emails about your orders go (accepted, rejected, on its way, delivered). Optional: "
+        "without one no email is sent.",
+    )
 
 
 class TokenOut(serializers.Serializer):

@@ -5,6 +5,7 @@ leave through :data:`publisher` (the Client App's outbox).
 * :mod:`.placing` -- ``order_place``: price, create, announce ``OrderPlaced``; idempotent by key.
 * :mod:`.cancelling` -- ``order_request_cancel``: ask the kitchen.
 * :mod:`.tracking` -- apply what the kitchen and the courier announce (run by the consumer).
+* :mod:`.notifying` -- customer emails: queued with the status, sent by the ``mailer`` job.
 * :mod:`.accounts` -- customer accounts and their API tokens.
 """
 

@@ -9,9 +9,10 @@ from decimal import Decimal
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 
+from client_app.payments.services import payment_open
 from common import correlation, events
 from common.errors import DomainError
-from common.lifecycle import Status
+from common.lifecycle import PaymentMethod, Status
 
 from ..models import IdempotencyKey, Order, OrderItem, OrderStatusChange
 from . import publisher
@@ -45,6 +46,14 @@ class Idempotency:
 
 
 @dataclass(frozen=True)
+class PaymentRequest:
+    """How the customer wants to pay; ``amount``, when stated, must equal the grand total."""
+
+    method: PaymentMethod = PaymentMethod.CASH
+    amount: Decimal | None = None
+
+
+@dataclass(frozen=True)
 class Placed:
     order: Order  # with its items and history loaded
     replayed: bool  # True when an Idempotency-Key returned an order placed earlier
@@ -59,9 +68,13 @@ def order_place(
     lines: list[LineRequest],
     currency: str | None = None,
     total_amount: Decimal | None = None,
+    payment: PaymentRequest | None = None,
     idempotency: Idempotency | None = None,
 ) -> Placed:
     """Price the order from the menu, store it as PLACED and queue ``OrderPlaced``, in one transaction.
+
+    ``payment`` says how it is paid (cash on delivery when absent); see
+    :func:`client_app.payments.services.payment_open` for its rules.
 
     With ``idempotency`` the customer's earlier order under that key is returned instead
     (``replayed``), provided the fingerprint matches. Raises
@@ -72,6 +85,7 @@ def order_place(
     arguments = dict(
         customer_account=customer_account, correlation_id=correlation_id, customer=customer, address=address,
         lines=lines, currency=currency, total_amount=total_amount, idempotency=idempotency,
+        payment=payment or PaymentRequest(),
     )
     try:
         return _place_once(**arguments)
@@ -83,7 +97,7 @@ def order_place(
 @transaction.atomic
 def _place_once(*, customer_account: User, correlation_id: str, customer: events.Customer,
                 address: events.DeliveryAddress, lines: list[LineRequest], currency: str | None,
-                total_amount: Decimal | None,
+                total_amount: Decimal | None, payment: PaymentRequest,
                 idempotency: Idempotency | None) -> Placed:
     if idempotency is not None:
         earlier = _earlier_order(customer_account, idempotency)
@@ -91,7 +105,10 @@ def _place_once(*, customer_account: User, correlation_id: str, customer: events
             return Placed(earlier, replayed=True)
     priced = order_price(lines, currency=currency, total_amount=total_amount)
     order = _create(customer_account, correlation_id, customer, address, priced, idempotency)
-    placed = _announce_placed(order, customer, address, priced)
+    terms = payment_open(order=order, method=payment.method, amount=payment.amount)
+    placed = _announce_placed(
+        order, customer, address, priced, events.PaymentTerms(method=terms.method, amount=terms.amount)
+    )
     log.info("order %s placed: %d items, %s %s", order.id, len(priced.items), order.grand_total, order.currency)
     return Placed(_loaded(order, priced.items, [placed]), replayed=False)
 
@@ -148,7 +165,8 @@ def _loaded(order: Order, items: list[OrderItem], history: list[OrderStatusChang
 
 
 def _announce_placed(
-    order: Order, customer: events.Customer, address: events.DeliveryAddress, priced: Priced
+    order: Order, customer: events.Customer, address: events.DeliveryAddress, priced: Priced,
+    payment: events.PaymentTerms,
 ) -> OrderStatusChange:
     """Queue ``OrderPlaced`` and record PLACED as the first entry of the order's history."""
     envelope = publisher.publish(
@@ -160,6 +178,7 @@ def _announce_placed(
             total_amount=priced.total,
             delivery_fee=priced.delivery_fee,
             grand_total=priced.grand_total,
+            payment=payment,
         ),
         order_id=order.id,
         correlation_id=order.correlation_id,

@@ -12,11 +12,13 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from client_app.payments.services import payment_settle_failed_order
 from common.errors import InvalidEvent
 from common.events import OrderStatusChanged
 from common.lifecycle import Status, can_move
 
 from ..models import Order, OrderStatusChange
+from .notifying import SUBJECTS, email_queue
 
 log = logging.getLogger("palmetto.client.orders")
 
@@ -42,7 +44,9 @@ def order_apply_status(
 
     Duplicates and stale events (sequence not above the order's, or an illegal move) change nothing.
     The move is one conditional UPDATE (which locks the row, as a locked read would) and one INSERT
-    into the history: two round trips per status change, the consumers' hottest path.
+    into the history: two round trips per status change, the consumers' hottest path. A status the
+    customer hears about also queues their email (:mod:`.notifying`), and a failed order is compensated
+    (:mod:`client_app.payments`); only those read the order back.
     """
     fields = {"status": change.status, "status_sequence": change.sequence, "updated_at": timezone.now()}
     if change.status == Status.CANCELLED:
@@ -62,6 +66,14 @@ def order_apply_status(
         order_id=order_id, status=change.status, sequence=change.sequence, occurred_at=occurred_at, source=source,
         event_id=event_id, reason=change.reason or "", courier=change.courier or "",
     )
+    failed = change.status in (Status.CANCELLED, Status.REJECTED)
+    if change.status in SUBJECTS or failed:
+        order = Order.objects.select_related("customer").get(id=order_id)
+        # Same transaction: the customer's email exists exactly when the status does.
+        email_queue(order=order, status=change.status, reason=change.reason or "")
+        if failed:
+            # Compensation in the same transaction: the order fails and its money comes back together.
+            payment_settle_failed_order(order=order, reason=f"order {change.status}: {change.reason or 'no reason'}")
     log.info("order %s: now %s (#%d)", order_id, change.status, change.sequence)
     return True
 

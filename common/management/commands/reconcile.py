@@ -6,7 +6,7 @@ row is then marked sent, nothing publishes it again, and the order waits
 forever on the other side. This command finds this service's orders whose
 last change is older than ``--older-than`` but within ``--within`` -- which
 orders qualify is the service's own declaration, ``Service.stuck_orders`` --
-and marks the newest outbox row of each unsent again, so the relay inside
+and marks the newest outbox row of each event type of each unsent again, so the relay inside
 ``runconsumers`` publishes it once more with the SAME ``event_id``. A consumer
 that already applied it finds it in its inbox and skips it; one that lost it
 applies it now. So it is harmless for orders that were not stuck at all, and
@@ -70,11 +70,12 @@ class Command(BaseCommand):
         verb = "would re-queue" if dry_run else "re-queued"
         kinds = Counter(describe(row) for row in rows)
         summary = ", ".join(f"{kind} x{count}" for kind, count in sorted(kinds.items()))
-        self.stdout.write(f"{verb} the latest event of {len(rows)} order{'s' if len(rows) != 1 else ''}"
+        orders = len({row.order_id for row in rows})
+        self.stdout.write(f"{verb} the latest event of {orders} order{'s' if orders != 1 else ''}"
                           f"{': ' + summary if summary else ''}")
         for row in rows:
             self.stdout.write(f"  order {row.order_id}  {describe(row)}  event {row.event_id}")
-        untouched = len(order_ids) - len(rows)
+        untouched = len(order_ids) - orders
         if untouched:
             self.stdout.write(
                 f"{untouched} other order{'s' if untouched != 1 else ''}: latest event still waiting in the outbox, "

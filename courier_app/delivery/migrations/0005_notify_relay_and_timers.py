@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
     """Wake the outbox relay and the courier timers (LISTEN/NOTIFY) when there is work, instead of polling:
     a row queued, a delivery waiting or travelling, a courier free again."""
 
-    dependencies = [("delivery", "0003_delivery_updated_at")]
+    dependencies = [("delivery", "0004_delivery_cash_due")]
 
     operations = [
         notify_trigger("delivery_outboxmessage", OUTBOX_CHANNEL, on="INSERT OR UPDATE OF sent_at",

@@ -6,7 +6,7 @@ from common.db import OUTBOX_CHANNEL, notify_trigger
 class Migration(migrations.Migration):
     """Wake the outbox relay (LISTEN/NOTIFY) when a row is queued, instead of polling for it."""
 
-    dependencies = [("orders", "0003_customers_cancellation_idempotency")]
+    dependencies = [("orders", "0005_history_payment_kinds")]
 
     operations = [
         notify_trigger("orders_outboxmessage", OUTBOX_CHANNEL, on="INSERT OR UPDATE OF sent_at",

@@ -6,7 +6,7 @@ from common.db import OUTBOX_CHANNEL, TIMERS_CHANNEL, notify_trigger
 class Migration(migrations.Migration):
     """Wake the outbox relay and the kitchen's timers (LISTEN/NOTIFY) when there is work, instead of polling."""
 
-    dependencies = [("kitchen", "0002_ticket_stage_from_lifecycle")]
+    dependencies = [("kitchen", "0003_ticket_payment")]
 
     operations = [
         notify_trigger("kitchen_outboxmessage", OUTBOX_CHANNEL, on="INSERT OR UPDATE OF sent_at",
