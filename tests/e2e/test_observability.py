@@ -112,16 +112,18 @@ def test_every_endpoint_is_scraped_and_the_figures_move_with_real_orders(platfor
     ends = series(after[kitchen], "palmetto_consumer_end_offset", topic=orders_topic)
     assert sum(v for _, v in ends) >= count and sorted(committed, key=str) == sorted(ends, key=str)
 
-    # The courier sees every notification, acts on READY_FOR_DELIVERY only, announces 2 statuses per order.
+    # The courier sees every notification (5 statuses and CashCollected per cash order), acts on
+    # READY_FOR_DELIVERY only, and announces 2 statuses and the cash it collected per order.
     courier = "courier runconsumers"
-    assert moved(courier, "palmetto_consumer_messages_consumed_total", topic=notifications_topic) == 5 * count
+    assert moved(courier, "palmetto_consumer_messages_consumed_total", topic=notifications_topic) == 6 * count
     assert moved(courier, "palmetto_consumer_messages_applied_total", topic=notifications_topic) == count
-    assert moved(courier, "palmetto_outbox_published_total", topic="notifications") == 2 * count
+    assert moved(courier, "palmetto_outbox_published_total", topic="notifications") == 3 * count
     assert series(after[courier], "palmetto_timers_due")
 
-    # The Client App applies the 5 statuses of each order and published the OrderPlaced events.
+    # The Client App applies the 5 statuses and the cash collection of each (cash) order and published
+    # the OrderPlaced events.
     client = "client runconsumers"
-    assert moved(client, "palmetto_consumer_messages_applied_total", topic=notifications_topic) == 5 * count
+    assert moved(client, "palmetto_consumer_messages_applied_total", topic=notifications_topic) == 6 * count
     assert moved(client, "palmetto_consumer_duplicates_skipped_total") == 0
     assert moved(client, "palmetto_consumer_dead_lettered_total") == 0
     assert moved(client, "palmetto_outbox_published_total", topic="orders") == count
