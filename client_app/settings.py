@@ -27,7 +27,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_THROTTLE_RATES": {"order_create": CONFIG.order_rate},
+    "DEFAULT_THROTTLE_RATES": {
+        "order_create": CONFIG.order_rate,
+        "auth_address": CONFIG.auth_rate,
+        "auth_username": CONFIG.auth_failure_rate,
+    },
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
 }
