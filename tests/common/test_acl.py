@@ -33,6 +33,7 @@ def test_each_service_writes_only_its_own_dead_letter_topics():
     dlt_writers = {(p, topic) for p, topic, op in granted if topic.endswith(".DLT") and op == "WRITE"}
     assert dlt_writers == {
         ("palmetto-palmetto", "orders.DLT"),
+        ("palmetto-client", "orders.DLT"),  # the Client App consumes orders too (payments)
         ("palmetto-client", "notifications.DLT"),
         ("palmetto-courier", "notifications.DLT"),
     }
