@@ -65,9 +65,7 @@ class PaymentIn(serializers.Serializer):
         help_text="card: your Palmetto card, charged before the kitchen starts (insufficient balance: the order "
         "ends REJECTED); cash: paid to the courier on delivery.",
     )
-    amount = serializers.DecimalField(
-        max_digits=12, decimal_places=2, required=False, help_text="Optional; when given it must equal grandTotal."
-    )
+    amount = MoneyIn(required=False, help_text="Optional; when given it must equal grandTotal (else 409).")
 
 
 class OrderCreateIn(serializers.Serializer):
