@@ -1,6 +1,7 @@
 """Settings of the Client App: the customer-facing REST API and the orders database."""
 
 from common.deployment import CLIENT
+from common.lifecycle import PaymentStatus, Status
 from common.settings import *  # noqa: F403
 from common.settings import (
     CONFIG,
@@ -27,7 +28,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_THROTTLE_RATES": {"order_create": CONFIG.order_rate},
+    "DEFAULT_THROTTLE_RATES": {
+        "order_create": CONFIG.order_rate,
+        "auth_address": CONFIG.auth_rate,
+        "auth_username": CONFIG.auth_failure_rate,
+    },
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
 }
@@ -39,4 +44,9 @@ SPECTACULAR_SETTINGS = {
     **SPECTACULAR_SETTINGS,
     "TITLE": "Palmetto Client App API",
     "DESCRIPTION": "Order pizza from Palmetto and follow the order until it is delivered.",
+    # Two choice sets are both called "status"; name them, so check --deploy (and the schema) stay clean.
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": [s.value for s in Status],
+        "PaymentStatusEnum": [s.value for s in PaymentStatus],
+    },
 }

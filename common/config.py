@@ -61,6 +61,62 @@ class Timings:
     courier_travel: float = 8.0
 
 
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL")
+SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
+# Written where no real secret is configured; a service with DJANGO_DEBUG off refuses to start with it.
+DEVELOPMENT_SECRET_KEY = "palmetto-insecure-development-key-change-me"
+
+
+@dataclass(frozen=True)
+class KafkaSecurity:
+    """How this process authenticates to Kafka: one principal per service (see ``common/kafka/acl.py``).
+
+    ``PLAINTEXT`` (the default) sends no credentials; ``SASL_*`` log in as
+    ``username`` with ``sasl_mechanism``; ``*SSL`` verify the broker against
+    ``ca_location`` and, where given, present a client certificate.
+    """
+
+    protocol: str = "PLAINTEXT"
+    sasl_mechanism: str = "SCRAM-SHA-512"
+    username: str | None = None
+    password: str | None = None
+    ca_location: str | None = None
+    certificate_location: str | None = None
+    key_location: str | None = None
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.protocol.startswith("SASL_")
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.protocol.endswith("SSL")
+
+    def __repr__(self) -> str:  # never print the password
+        return f"KafkaSecurity(protocol={self.protocol!r}, username={self.username!r})"
+
+
+def _kafka_security(env: Mapping[str, str]) -> KafkaSecurity:
+    protocol = (env.get("KAFKA_SECURITY_PROTOCOL") or "PLAINTEXT").upper()
+    if protocol not in SECURITY_PROTOCOLS:
+        raise ConfigError(f"KAFKA_SECURITY_PROTOCOL={protocol!r}: use one of {', '.join(SECURITY_PROTOCOLS)}")
+    mechanism = (env.get("KAFKA_SASL_MECHANISM") or "SCRAM-SHA-512").upper()
+    if mechanism not in SASL_MECHANISMS:
+        raise ConfigError(f"KAFKA_SASL_MECHANISM={mechanism!r}: use one of {', '.join(SASL_MECHANISMS)}")
+    security = KafkaSecurity(
+        protocol=protocol,
+        sasl_mechanism=mechanism,
+        username=env.get("KAFKA_SASL_USERNAME") or None,
+        password=env.get("KAFKA_SASL_PASSWORD") or None,
+        ca_location=env.get("KAFKA_SSL_CA_LOCATION") or None,
+        certificate_location=env.get("KAFKA_SSL_CERTIFICATE_LOCATION") or None,
+        key_location=env.get("KAFKA_SSL_KEY_LOCATION") or None,
+    )
+    if security.uses_sasl and not (security.username and security.password):
+        raise ConfigError(f"KAFKA_SECURITY_PROTOCOL={protocol} needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")
+    return security
+
+
 @dataclass(frozen=True)
 class Email:
     """Django's email settings, as the environment gives them (the names are Django's own)."""
@@ -82,6 +138,11 @@ class Config:
     debug: bool
     allowed_hosts: tuple[str, ...]
     kafka_bootstrap_servers: str | None
+    # How this process authenticates to Kafka (every client it creates uses it).
+    kafka_security: KafkaSecurity
+    # SCRAM passwords of the platform's principals, by principal name, for ``manage.py kafkasecurity``
+    # (which creates the users); a service itself needs only its own KAFKA_SASL_* pair.
+    kafka_principal_passwords: Mapping[str, str]
     topic_prefix: str
     database_urls: Mapping[str, str | None]
     timings: Timings
@@ -101,6 +162,9 @@ class Config:
     crash_before_offset_commit: int
     # DRF throttle rate for placing orders, per customer ("60/minute").
     order_rate: str
+    # Logins and registrations per client address, and failed ones per username (brute-force limits).
+    auth_rate: str
+    auth_failure_rate: str
     # Local stack only (python -m common.devstack): web ports by service name and the admin account it creates.
     web_ports: Mapping[str, int]
     admin_username: str
@@ -113,9 +177,20 @@ class Config:
     email: Email
     # Where customers reach the Client App (links in their emails).
     public_url: str
+    # Behind a TLS-terminating proxy: trust X-Forwarded-Proto, redirect to HTTPS, secure cookies, HSTS.
+    https: bool
+    # Local stack only: provision a SASL/SCRAM broker with ACLs and run each service as its own principal.
+    stack_secure: bool
 
     def database_url(self, service: str) -> str | None:
         return self.database_urls.get(service)
+
+
+# ``manage.py kafkasecurity``: the SCRAM password of each principal it creates (see common/kafka/acl.py).
+PRINCIPAL_PASSWORD_ENV = {
+    **{s.name: f"PALMETTO_KAFKA_{s.name.upper()}_PASSWORD" for s in SERVICES},
+    "operator": "PALMETTO_KAFKA_OPERATOR_PASSWORD",
+}
 
 
 def _port(env: Mapping[str, str], name: str, default: int, *, allow_zero: bool = False) -> int:
@@ -180,12 +255,16 @@ def load(env: Mapping[str, str] | None = None) -> Config:
     except ArithmeticError:
         raise ConfigError("PALMETTO_DELIVERY_FEE and PALMETTO_FREE_DELIVERY_FROM must be decimal amounts") from None
     return Config(
-        secret_key=env.get("DJANGO_SECRET_KEY", "palmetto-insecure-development-key-change-me"),
+        secret_key=env.get("DJANGO_SECRET_KEY") or DEVELOPMENT_SECRET_KEY,
         debug=_bool(env, "DJANGO_DEBUG", False),
         allowed_hosts=tuple(
             h for h in env.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",") if h
         ),
         kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS") or None,
+        kafka_security=_kafka_security(env),
+        kafka_principal_passwords=MappingProxyType(
+            {name: env[variable] for name, variable in PRINCIPAL_PASSWORD_ENV.items() if env.get(variable)}
+        ),
         topic_prefix=prefix,
         database_urls={s.name: env.get(s.database_env) or None for s in SERVICES},
         timings=Timings(
@@ -204,6 +283,8 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         db_lock_timeout_ms=_count(env, "PALMETTO_DB_LOCK_TIMEOUT_MS", 5000),
         web_ports=MappingProxyType({s.name: _port(env, s.port_env, s.web_port) for s in SERVICES}),
         order_rate=_rate(env, "PALMETTO_ORDER_RATE", "60/minute"),
+        auth_rate=_rate(env, "PALMETTO_AUTH_RATE", "20/minute"),
+        auth_failure_rate=_rate(env, "PALMETTO_AUTH_FAILURE_RATE", "10/hour"),
         crash_before_offset_commit=_count(env, "PALMETTO_FAULT_CRASH_BEFORE_OFFSET_COMMIT"),
         admin_username=env.get("PALMETTO_ADMIN_USERNAME", "admin"),
         admin_password=env.get("PALMETTO_ADMIN_PASSWORD", "palmetto"),
@@ -213,4 +294,6 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         metrics_allowed_networks=_networks(env, "PALMETTO_METRICS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128"),
         email=_email(env),
         public_url=(env.get("PALMETTO_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
+        stack_secure=_bool(env, "PALMETTO_STACK_SECURE", False),
+        https=_bool(env, "PALMETTO_HTTPS", False),
     )

@@ -40,7 +40,8 @@ class CorrelationIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         given = request.headers.get(correlation.HEADER)
         if given is not None and not correlation.is_valid(given):
-            return JsonResponse(
+            # Answered under a fresh ID: every response carries one, and the malformed one is not echoed.
+            refused = JsonResponse(
                 error_body(
                     400,
                     "invalid_correlation_id",
@@ -49,6 +50,8 @@ class CorrelationIdMiddleware:
                 ),
                 status=400,
             )
+            refused[correlation.HEADER] = correlation.mint()
+            return refused
         request.correlation_id = given or correlation.mint()
         request.correlation_id_given = given is not None
         with correlation.bound(request.correlation_id):
@@ -91,7 +94,9 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF exception handler producing the one error shape; renders every :class:`DomainError`."""
     if isinstance(exc, DomainError):
         message = f"{exc.field}: {exc.message}" if exc.field else exc.message
-        return Response(error_body(exc.status, exc.code, message, exc.errors), status=exc.status)
+        # A 401 names the scheme that would succeed (RFC 9110), as DRF does for its own 401s.
+        headers = {"WWW-Authenticate": "Token"} if exc.status == 401 else None
+        return Response(error_body(exc.status, exc.code, message, exc.errors), status=exc.status, headers=headers)
     if isinstance(exc, (OperationalError, InterfaceError)):
         # The database is unreachable: say so instead of a 500. The request's transaction rolled back.
         log.warning("database unavailable: %s", exc)

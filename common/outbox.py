@@ -59,6 +59,26 @@ def outbox_republish_latest(model: type[OutboxMessage], order_ids: Iterable[uuid
     return rows
 
 
+# How librdkafka words a refusal by the broker's authorizer (TOPIC_AUTHORIZATION_FAILED and friends).
+REFUSED_MARKER = "AUTHORIZATION_FAILED"
+
+
+def outbox_refused(model: type[OutboxMessage]) -> str | None:
+    """Why Kafka refuses this service's unsent events, or None when it refuses none.
+
+    A refused write is kept unsent and retried, never dropped; this says so to
+    ``/readyz`` so an operator sees it instead of a silently growing outbox.
+    """
+    refused = model.objects.filter(sent_at__isnull=True, last_error__contains=REFUSED_MARKER)
+    first = refused.order_by("id").first()
+    if first is None:
+        return None
+    return (
+        f"Kafka refuses to let this service write {first.topic} ({first.last_error}); "
+        f"{refused.count()} event(s) kept unsent and retried"
+    )
+
+
 class OutboxRelay:
     """Publishes a service's unsent outbox rows, oldest first, marking each sent on delivery.
 
@@ -115,10 +135,18 @@ class OutboxRelay:
             metrics.relay_published(rows, sent)
             if failed:
                 first_error = next(iter(failed.values())) or "unknown"
-                self.model.objects.filter(id__in=failed).update(attempts=F("attempts") + 1, last_error=first_error)
-                log.warning(
-                    "outbox: %d of %d messages not delivered (%s); will retry", len(failed), len(rows), first_error
-                )
+                by_error: dict[str, list[int]] = {}
+                for row_id, error in failed.items():
+                    by_error.setdefault(error or "unknown", []).append(row_id)
+                for error, ids in by_error.items():
+                    self.model.objects.filter(id__in=ids).update(attempts=F("attempts") + 1, last_error=error)
+                # A refusal by the authorizer is a configuration error an operator must fix: say so loudly.
+                level = logging.ERROR if REFUSED_MARKER in first_error else logging.WARNING
+                log.log(
+                    level,
+                    "outbox: %d of %d messages not delivered (%s); kept unsent, will retry",
+                    len(failed), len(rows), first_error,
+                )  # fmt: skip
             if not sent:
                 # Nothing got through: retry with a fresh client, in case this one will never reconnect.
                 log.warning("outbox: no message of this batch was delivered; replacing the Kafka producer")

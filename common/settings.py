@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from django.core.exceptions import ImproperlyConfigured
+
 from common import config as _config
 from common.deployment import ServiceSpec
 
@@ -17,6 +19,28 @@ BASE_DIR = _config.BASE_DIR
 SECRET_KEY = CONFIG.secret_key
 DEBUG = CONFIG.debug
 ALLOWED_HOSTS = list(CONFIG.allowed_hosts)
+
+# Sessions, password resets and signed values all rest on the secret key: a production process
+# (DEBUG off) must never run with the development key everyone can read in this repository.
+if not DEBUG and SECRET_KEY == _config.DEVELOPMENT_SECRET_KEY:
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY is not set: with DJANGO_DEBUG off a service needs its own secret key "
+        "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'), or set DJANGO_DEBUG=1 "
+        "for development."
+    )
+
+# The production profile (PALMETTO_HTTPS=1): TLS ends at a proxy that sets X-Forwarded-Proto.
+# With it `manage.py check --deploy` has nothing to report (tests/common/test_production.py).
+if CONFIG.https:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    # Load balancers probe over plain HTTP inside the network; a redirect would fail their checks.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = 31_536_000
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -76,6 +100,8 @@ STATIC_URL = "static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REST_FRAMEWORK = {
+    # JSON only: any other body is 415, and the schema documents exactly the one media type accepted.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "common.schema.PalmettoAutoSchema",
     "EXCEPTION_HANDLER": "common.http.exception_handler",
 }
@@ -95,6 +121,11 @@ EMAIL_USE_TLS = CONFIG.email.use_tls
 EMAIL_USE_SSL = CONFIG.email.use_ssl
 EMAIL_TIMEOUT = CONFIG.email.timeout
 DEFAULT_FROM_EMAIL = CONFIG.email.from_address
+
+# Shared by every worker process and host of a service: throttle counts (the login and order limits)
+# live in the service's own database, in the table the `common` app's migration creates.
+CACHE_TABLE = "palmetto_cache"
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": CACHE_TABLE}}
 
 # The one way code reads the configuration: settings.PALMETTO_CONFIG (tests replace it with dataclasses.replace).
 PALMETTO_CONFIG = CONFIG

@@ -63,3 +63,27 @@ def test_url_table_lists_the_tracking_page_and_every_metrics_endpoint():
     assert "/track/<orderId>/" in urls and "/accounts/login/" in urls and "`/metrics`" in urls
     for service in deployment.SERVICES:
         assert f"http://127.0.0.1:{service.metrics_port}/metrics" in urls, service.name
+
+
+def _backticked(cell: str) -> set[str]:
+    return set(re.findall(r"`([^`]+)`", cell))
+
+
+def test_kafka_security_table_matches_the_acl_policy():
+    from common.kafka.acl import PRINCIPALS, policy, principal_name
+
+    rows = {name.strip("`"): cells for name, cells in table_rows("### Kafka security").items()}
+    assert set(rows) == {"principal", *(principal_name("", p) for p in PRINCIPALS)}
+    for principal in PRINCIPALS:
+        writes, reads, groups = rows[principal_name("", principal)]
+        grants = [g for g in policy() if g.principal == principal]
+        topics = [g for g in grants if g.kind == "topic"]
+        assert _backticked(writes) == {g.name for g in topics if "WRITE" in g.operations}, principal
+        readable = {g.name for g in topics if "READ" in g.operations}
+        assert _backticked(reads) - {"GET /api/topics/{topic}/order-ids/"} == readable, principal
+        named = {
+            principal_name("", g.name.removeprefix("group:")) if g.name.startswith("group:") else g.name + "*"
+            for g in grants
+            if g.kind == "group"
+        }
+        assert _backticked(groups) == named, principal

@@ -48,7 +48,10 @@ class NoCard(DomainError):
 
 
 class PaymentInvalid(DomainError):
-    """The payment part of a request breaks a rule; ``field`` names it."""
+    """The payment part of a well-formed request disagrees with the order (a stated amount that is not its
+    grand total); ``field`` names it. 409, like a price that disagrees with the menu."""
+
+    status, code = 409, "conflicts_with_order"
 
 
 def payment_open(*, order: Order, method: PaymentMethod, amount: Decimal | None = None) -> Payment:

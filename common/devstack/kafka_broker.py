@@ -231,8 +231,15 @@ class KafkaBroker:
         version: str = KAFKA_VERSION,
         start_timeout: float = 90.0,
         stop_timeout: float = 30.0,
+        secured: bool = False,
     ) -> None:
-        """``config`` entries override the generated ``server.properties``; ``jvm_options`` are added to ``java``."""
+        """``config`` entries override the generated ``server.properties``; ``jvm_options`` are added to ``java``.
+
+        ``secured``: clients must log in with SASL/SCRAM-SHA-512 (listener ``SASL_PLAINTEXT``) and the
+        standard authorizer denies whatever no ACL allows. The super user :attr:`admin_username` (password
+        :attr:`admin_password`, its SCRAM credential written when storage is formatted) may do anything,
+        e.g. create the other users and the ACLs (``manage.py kafkasecurity``).
+        """
         if nodes < 1:
             raise ValueError("nodes must be at least 1")
         self.cluster_id = new_cluster_id()
@@ -244,6 +251,9 @@ class KafkaBroker:
         self._nodes = {i: _Node(i, ports[2 * i - 2], ports[2 * i - 1], home=Path()) for i in range(1, nodes + 1)}
         self._guard: OrphanGuard | None = None
         self._formatted = False
+        self.secured = secured
+        self.admin_username = "palmetto-admin"
+        self.admin_password = secrets.token_urlsafe(18)
         self._owner_pid = os.getpid()
 
     # -- public API ---------------------------------------------------------
@@ -252,6 +262,30 @@ class KafkaBroker:
     def bootstrap_servers(self) -> str:
         """``"127.0.0.1:<port>[,...]"``, one entry per node."""
         return ",".join(f"{LOOPBACK}:{node.port}" for node in self._nodes.values())
+
+    @property
+    def client_settings(self) -> dict[str, str]:
+        """librdkafka security settings of the super user (nothing for an unsecured broker)."""
+        if not self.secured:
+            return {}
+        return {
+            "security.protocol": "sasl_plaintext",
+            "sasl.mechanism": "SCRAM-SHA-512",
+            "sasl.username": self.admin_username,
+            "sasl.password": self.admin_password,
+        }
+
+    @property
+    def client_environment(self) -> dict[str, str]:
+        """The same as environment variables for a Palmetto process (``common.config``)."""
+        if not self.secured:
+            return {}
+        return {
+            "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+            "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+            "KAFKA_SASL_USERNAME": self.admin_username,
+            "KAFKA_SASL_PASSWORD": self.admin_password,
+        }
 
     @property
     def node_ids(self) -> list[int]:
@@ -352,6 +386,14 @@ class KafkaBroker:
                 self._work_dir.mkdir(parents=True, exist_ok=True)
             else:
                 self._work_dir = Path(tempfile.mkdtemp(prefix="palmetto-kafka-"))
+            secret = self._work_dir / "admin-password"
+            if self.secured:
+                # A given work dir keeps its admin password: its SCRAM credential is in the formatted metadata.
+                if secret.is_file():
+                    self.admin_password = secret.read_text().strip()
+                else:
+                    secret.write_text(self.admin_password)
+                    secret.chmod(0o600)
             for node in self._nodes.values():
                 node.home = self._work_dir / f"node-{node.node_id}"
                 # A given work dir may hold an earlier run's data: keep its
@@ -379,6 +421,11 @@ class KafkaBroker:
                 "kafka.tools.StorageTool", "format", "-t", self.cluster_id,
                 "-c", str(node.home / "server.properties"), "--ignore-formatted",
             ]  # fmt: skip
+            if self.secured:
+                command += [
+                    "--add-scram",
+                    f"SCRAM-SHA-512=[name={self.admin_username},password={self.admin_password}]",
+                ]
             formatters.append(
                 subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
             )
@@ -428,8 +475,35 @@ class KafkaBroker:
             # itself (it relies on the page cache and replication), which is
             # already as fast as it gets and survives a SIGKILL of the broker.
         }
+        if self.secured:
+            properties |= self._secured_properties(node)
         properties.update(self._config)
         return properties
+
+    def _secured_properties(self, node: _Node) -> dict[str, object]:
+        """SASL/SCRAM-SHA-512 for clients and between brokers, and the standard KRaft authorizer.
+
+        The controller listener stays PLAINTEXT on loopback (SCRAM credentials live in the metadata the
+        controllers serve, so controllers cannot log in with them); its connections arrive as
+        ``User:ANONYMOUS``, which therefore is a super user -- on that listener only, since every
+        client-facing listener requires SASL and never yields ANONYMOUS.
+        """
+        jaas = (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="{self.admin_username}" password="{self.admin_password}";'
+        )
+        return {
+            "listeners": f"SASL_PLAINTEXT://{LOOPBACK}:{node.port},CONTROLLER://{LOOPBACK}:{node.controller_port}",
+            "advertised.listeners": f"SASL_PLAINTEXT://{LOOPBACK}:{node.port}",
+            "inter.broker.listener.name": "SASL_PLAINTEXT",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
+            "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+            "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+            "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config": jaas,
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "super.users": f"User:{self.admin_username};User:ANONYMOUS",
+            "allow.everyone.if.no.acl.found": "false",
+        }
 
     def _log4j_option(self, node: _Node) -> list[str]:
         return [f"-Dlog4j.configuration=file:{node.home / 'log4j.properties'}"]
@@ -462,7 +536,7 @@ class KafkaBroker:
 
         # Only this node as bootstrap, so the answer comes from it. librdkafka
         # would log every refused connection while the JVM boots; silence it.
-        admin = AdminClient({"bootstrap.servers": f"{LOOPBACK}:{node.port}", "log_level": 0})
+        admin = AdminClient({"bootstrap.servers": f"{LOOPBACK}:{node.port}", "log_level": 0} | self.client_settings)
         while True:
             assert node.process is not None
             if node.process.poll() is not None:
@@ -501,7 +575,9 @@ class KafkaBroker:
 
         partitions = int(str(self._properties(next(iter(self._nodes.values())))["offsets.topic.num.partitions"]))
         for group in _probe_groups(partitions):
-            consumer = Consumer({"bootstrap.servers": self.bootstrap_servers, "group.id": group, "log_level": 0})
+            consumer = Consumer(
+                {"bootstrap.servers": self.bootstrap_servers, "group.id": group, "log_level": 0} | self.client_settings
+            )
             try:
                 while True:
                     try:

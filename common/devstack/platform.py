@@ -41,6 +41,8 @@ class Platform:
     consumers: dict[str, subprocess.Popen] = field(default_factory=dict)
     # Port each service's runconsumers serves Prometheus metrics on (free ports: test runs share the machine).
     metrics_ports: dict[str, int] = field(default_factory=dict)
+    # On a secured broker: each principal's environment (its own Kafka credentials), by service name and "operator".
+    principals: dict[str, dict[str, str]] = field(default_factory=dict)
     web: subprocess.Popen | None = None
     port: int = 0
     _admin: requests.Session | None = None
@@ -49,7 +51,7 @@ class Platform:
 
     def start_consumers(self, service: str) -> subprocess.Popen:
         output = open(self.logs / f"{service}-consumers.log", "a")
-        self.consumers[service] = stack.spawn_consumers(service, self.env, output)
+        self.consumers[service] = stack.spawn_consumers(service, self.env_for(service), output)
         return self.consumers[service]
 
     def stop_consumers(self, *services: str) -> dict[str, int]:
@@ -65,8 +67,12 @@ class Platform:
         process.wait()
 
     def start_web(self) -> None:
-        self.web = stack.spawn_web("client", self.port, self.env, open(self.logs / "client-web.log", "a"))
+        self.web = stack.spawn_web("client", self.port, self.env_for("client"), open(self.logs / "client-web.log", "a"))
         stack.wait_http(f"{self.api}/healthz", timeout=60)
+
+    def env_for(self, principal: str) -> dict[str, str]:
+        """The environment ``principal`` (a service, or "operator") runs with: its own credentials if secured."""
+        return self.principals.get(principal, self.env)
 
     def stop_all(self) -> None:
         stack.stop_processes([p for p in [self.web, *self.consumers.values()] if p is not None])
@@ -130,8 +136,13 @@ def running_platform(
     logs: Path,
     env_overrides: dict[str, str] | None = None,
     replication_factor: int = 1,
+    kafka_admin_env: dict[str, str] | None = None,
 ) -> Iterator[Platform]:
-    """Create topics and databases, migrate, start the Client API and the three runconsumers; stop all after."""
+    """Create topics and databases, migrate, start the Client API and the three runconsumers; stop all after.
+
+    ``kafka_admin_env``: a secured broker's super-user credentials (``KafkaBroker.client_environment``);
+    then every service and the operator get their own principal, ACLs and all (``manage.py kafkasecurity``).
+    """
     prefix = f"p{uuid.uuid4().hex[:8]}."
     env = (
         dict(os.environ)
@@ -140,9 +151,13 @@ def running_platform(
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             "PALMETTO_TOPIC_PREFIX": prefix,
             "PYTHONUNBUFFERED": "1",
-            # The tests place many orders as one customer; production keeps the default limit.
+            # The tests place many orders as one customer and register many from one address;
+            # production keeps the default limits (tests/client_app/test_access.py proves them).
             "PALMETTO_ORDER_RATE": "100000/minute",
+            "PALMETTO_AUTH_RATE": "100000/minute",
+            "PALMETTO_AUTH_FAILURE_RATE": "100000/hour",
         }
+        | (kafka_admin_env or {})
         | (env_overrides or {})
     )
     env.pop("DJANGO_SETTINGS_MODULE", None)
@@ -155,6 +170,7 @@ def running_platform(
         stack.manage("client", "createtopics", f"--replication-factor={replication_factor}", env=env)
         for service in NAMES:
             stack.manage(service, "migrate", "--noinput", env=env)
+        principals = stack.secure_principals(env) if kafka_admin_env else {}
     except subprocess.CalledProcessError as exc:
         raise AssertionError(f"{exc.cmd} failed:\n{exc.stdout}\n{exc.stderr}") from exc
     port = free_port()
@@ -167,6 +183,7 @@ def running_platform(
         db_urls=db_urls,
         port=port,
         metrics_ports=metrics_ports,
+        principals=principals,
     )
     try:
         platform.start_web()

@@ -11,6 +11,7 @@ used by the end-to-end tests, so the tests run the platform the way users do.
 from __future__ import annotations
 
 import os
+import secrets
 import shlex
 import signal
 import socket
@@ -127,6 +128,27 @@ def port_is_free(port: int) -> bool:
             return False
 
 
+def secure_principals(admin_env: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """Give every Kafka principal (each service, the operator) a fresh password and create the ACLs.
+
+    Runs ``manage.py kafkasecurity`` with ``admin_env`` (a super user's credentials, the topic
+    prefix); returns each principal's environment: ``admin_env`` with its own credentials instead.
+    """
+    from common.config import PRINCIPAL_PASSWORD_ENV
+    from common.kafka.acl import PRINCIPALS, principal_name
+
+    passwords = {principal: secrets.token_urlsafe(18) for principal in PRINCIPALS}
+    manage(CLIENT.name, "kafkasecurity", env=dict(admin_env) | {
+        PRINCIPAL_PASSWORD_ENV[principal]: password for principal, password in passwords.items()
+    })  # fmt: skip
+    prefix = admin_env.get("PALMETTO_TOPIC_PREFIX", "")
+    return {
+        principal: dict(admin_env)
+        | {"KAFKA_SASL_USERNAME": principal_name(prefix, principal), "KAFKA_SASL_PASSWORD": password}
+        for principal, password in passwords.items()
+    }
+
+
 @dataclass
 class Running:
     name: str
@@ -139,8 +161,13 @@ def _provision(stack: ExitStack, env: dict[str, str], config: palmetto_config.Co
         from common.devstack.kafka_broker import KafkaBroker
 
         print("Starting a local Kafka broker (jars from Maven Central, cached after the first run)...", flush=True)
-        broker = KafkaBroker(state / "kafka")
+        if config.stack_secure:
+            # Its own data: a secured broker's listeners and users do not fit the PLAINTEXT one's.
+            broker = KafkaBroker(state / "kafka-secure", secured=True)
+        else:
+            broker = KafkaBroker(state / "kafka")
         env["KAFKA_BOOTSTRAP_SERVERS"] = broker.start()
+        env.update(broker.client_environment)
         stack.callback(broker.stop)
     missing = [s for s in SERVICES if not config.database_url(s.name)]
     if missing:
@@ -174,8 +201,26 @@ def _prepare_databases(env: dict[str, str], config: palmetto_config.Config) -> N
                 raise
 
 
+def _secret_key(env: dict[str, str]) -> None:
+    """Give the stack's services a secret key when none is configured: generated once, kept in var/stack.
+
+    The services run with DEBUG off, as in production, so they refuse the built-in development key.
+    """
+    if env.get("DJANGO_SECRET_KEY"):
+        return
+    path = BASE_DIR / "var" / "stack" / "secret_key"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(50))
+    env["DJANGO_SECRET_KEY"] = path.read_text().strip()
+
+
 # What an operator's own ``manage.py`` needs to reach the stack's broker and databases.
-OPERATOR_ENV = ("KAFKA_BOOTSTRAP_SERVERS", "PALMETTO_TOPIC_PREFIX", *(s.database_env for s in SERVICES))
+OPERATOR_ENV = (
+    "DJANGO_SECRET_KEY", "KAFKA_BOOTSTRAP_SERVERS", "PALMETTO_TOPIC_PREFIX", *(s.database_env for s in SERVICES),
+    "KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD",
+)  # fmt: skip
 ENV_FILE = BASE_DIR / "var" / "stack" / "env"
 
 
@@ -183,8 +228,24 @@ def _write_env_file(stack: ExitStack, env: Mapping[str, str]) -> None:
     """``var/stack/env`` for ``source``: the broker may get new ports each run, so it is written per run
     and removed when the stack stops."""
     ENV_FILE.parent.mkdir(parents=True, exist_ok=True)
+    ENV_FILE.touch(mode=0o600)  # it may hold the operator's Kafka password
     ENV_FILE.write_text("".join(f"export {name}={shlex.quote(env[name])}\n" for name in OPERATOR_ENV if env.get(name)))
     stack.callback(ENV_FILE.unlink, missing_ok=True)
+
+
+CREDENTIALS_FILE = BASE_DIR / "var" / "stack" / "kafka-users"
+
+
+def _write_credentials_file(stack: ExitStack, principals: Mapping[str, Mapping[str, str]]) -> None:
+    """Secured stack: ``var/stack/kafka-users`` lists each principal's SCRAM user and password, one per line,
+    so an operator can try the ACLs by hand (e.g. kcat as the courier); removed when the stack stops."""
+    if not principals:
+        return
+    CREDENTIALS_FILE.touch(mode=0o600)
+    CREDENTIALS_FILE.write_text("".join(
+        f"{name} {env['KAFKA_SASL_USERNAME']} {env['KAFKA_SASL_PASSWORD']}\n" for name, env in principals.items()
+    ))  # fmt: skip
+    stack.callback(CREDENTIALS_FILE.unlink, missing_ok=True)
 
 
 def main() -> int:
@@ -204,9 +265,16 @@ def main() -> int:
     # Until the services run, Ctrl-C raises KeyboardInterrupt and the ExitStack stops what was started.
     with ExitStack() as stack:
         try:
+            _secret_key(env)
             _provision(stack, env, config)
             _prepare_databases(env, config)
-            _write_env_file(stack, env)
+            if config.stack_secure:
+                print("Creating Kafka users and ACLs (one principal per service)...", flush=True)
+                principals = secure_principals(env)
+            else:
+                principals = {}
+            _write_env_file(stack, principals.get("operator", env))
+            _write_credentials_file(stack, principals)
         except subprocess.CalledProcessError as exc:
             print(f"Setup failed: {' '.join(exc.cmd)}\n{exc.stdout}{exc.stderr}", file=sys.stderr)
             return 1
@@ -217,8 +285,9 @@ def main() -> int:
         signal.signal(signal.SIGTERM, on_signal)
         running: list[Running] = []
         for service in NAMES:
-            running.append(Running(f"{service} web", spawn_web(service, config.web_ports[service], env)))
-            running.append(Running(f"{service} runconsumers", spawn_consumers(service, env)))
+            service_env = principals.get(service, env)
+            running.append(Running(f"{service} web", spawn_web(service, config.web_ports[service], service_env)))
+            running.append(Running(f"{service} runconsumers", spawn_consumers(service, service_env)))
         stack.callback(lambda: stop_processes([r.process for r in running]))
         for service in NAMES:
             wait_http(f"http://127.0.0.1:{config.web_ports[service]}/admin/login/")
@@ -239,7 +308,8 @@ def main() -> int:
             )
             + "  Customer emails    printed by the client runconsumers (set EMAIL_HOST to send them)\n"
             + f"  Admin login        {config.admin_username} / {config.admin_password}\n"
-            f"  Kafka              {env['KAFKA_BOOTSTRAP_SERVERS']}\n"
+            f"  Kafka              {env['KAFKA_BOOTSTRAP_SERVERS']}"
+            f"{' (SASL/SCRAM, one principal per service)' if principals else ''}\n"
             f"  Operator commands  source {ENV_FILE.relative_to(BASE_DIR)}, then "
             ".venv/bin/python manage.py consumerlag --settings=client_app.settings\n"
             "Press Ctrl-C to stop everything.\n",

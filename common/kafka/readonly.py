@@ -14,6 +14,11 @@ from contextlib import contextmanager
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from common.kafka.settings import base
+
+# Group id prefix of throwaway read-only consumers (the ACLs grant it to every principal that reads).
+READONLY_GROUP_PREFIX = "palmetto-readonly-"
+
 Ranges = dict[int, tuple[int, int]]  # partition -> (first offset, offset after the last)
 
 
@@ -34,13 +39,12 @@ def readonly_consumer(bootstrap_servers: str, *, timeout: float, group: str | No
     commits. Without one a throwaway group id is used (the client requires one).
     """
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap_servers,
-            "group.id": group or f"palmetto-readonly-{uuid.uuid4()}",
+        base(bootstrap_servers, "palmetto-readonly")
+        | {
+            "group.id": group or f"{READONLY_GROUP_PREFIX}{uuid.uuid4()}",
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
             "socket.timeout.ms": int(timeout * 1000),
-            "log.connection.close": False,
             "error_cb": lambda _err: None,  # reported through the exceptions of the calls instead
             "log_level": 2,  # nor log every failed connection attempt to stderr (3 = errors)
         }

@@ -89,10 +89,90 @@ def test_register_and_token_endpoints(db):
     assert token.status_code == 200 and token.json()["token"] == registered.json()["token"]
     again = anonymous.post("/api/auth/register/", {"username": "carol", "password": "pizza-lover-2026"}, format="json")
     assert again.status_code == 409 and again.json()["code"] == "username_taken"
-    weak = anonymous.post("/api/auth/register/", {"username": "dave", "password": "12345678"}, format="json")
-    assert weak.status_code == 400 and "password" in weak.json()["errors"]
+    numeric = anonymous.post("/api/auth/register/", {"username": "dave", "password": "12345678"}, format="json")
+    assert numeric.status_code == 400 and "password" in numeric.json()["errors"]  # the schema's pattern says so
+    weak = anonymous.post("/api/auth/register/", {"username": "dave", "password": "password1"}, format="json")
+    assert weak.status_code == 422 and weak.json()["code"] == "password_rejected"
+    assert "password" in weak.json()["errors"]
+    short = anonymous.post("/api/auth/register/", {"username": "dave", "password": "short"}, format="json")
+    assert short.status_code == 400 and "password" in short.json()["errors"]
     wrong = anonymous.post("/api/auth/token/", {"username": "carol", "password": "nope"}, format="json")
-    assert wrong.status_code == 400 and wrong.json()["code"] == "invalid"
+    assert wrong.status_code == 401 and wrong.json()["code"] == "invalid_credentials"
+    assert wrong["WWW-Authenticate"] == "Token"
+    unknown = anonymous.post("/api/auth/token/", {"username": "nobody", "password": "nope"}, format="json")
+    assert unknown.status_code == 401 and unknown.json()["message"] == wrong.json()["message"]
+
+
+def test_a_customer_can_revoke_their_token(db):
+    anonymous = client_for(None)
+    credentials = {"username": "erin", "password": "pizza-lover-2026"}
+    first = anonymous.post("/api/auth/register/", credentials, format="json").json()["token"]
+    customer = client_for(None)
+    customer.credentials(HTTP_AUTHORIZATION=f"Token {first}")
+    assert customer.get("/api/orders/").status_code == 200
+    assert customer.delete("/api/auth/token/").status_code == 204
+    assert customer.get("/api/orders/").status_code == 401
+    assert anonymous.delete("/api/auth/token/").status_code == 401
+    second = anonymous.post("/api/auth/token/", credentials, format="json").json()["token"]
+    assert second != first
+
+
+def test_password_guessing_is_throttled_per_username_from_any_address(db, monkeypatch):
+    from client_app.orders.api.throttles import AuthAddressThrottle, AuthUsernameThrottle
+
+    monkeypatch.setattr(AuthUsernameThrottle, "THROTTLE_RATES", {"auth_username": "3/hour"})
+    monkeypatch.setattr(AuthAddressThrottle, "THROTTLE_RATES", {"auth_address": "1000/minute"})
+    anonymous = client_for(None)
+    credentials = {"username": "frank", "password": "pizza-lover-2026"}
+    assert anonymous.post("/api/auth/register/", credentials, format="json").status_code == 201
+    # Successful logins do not count.
+    for _ in range(5):
+        assert anonymous.post("/api/auth/token/", credentials, format="json").status_code == 200
+    guesses = [
+        anonymous.post(
+            "/api/auth/token/", {"username": "frank", "password": f"guess-{i}"}, format="json",
+            REMOTE_ADDR=f"10.0.0.{i}",
+        ).status_code
+        for i in range(5)
+    ]  # fmt: skip
+    assert guesses == [401, 401, 401, 429, 429]
+    limited = anonymous.post("/api/auth/token/", credentials, format="json")
+    assert limited.status_code == 429 and limited.json()["code"] == "throttled" and limited["Retry-After"]
+    # Another account is not affected.
+    assert anonymous.post("/api/auth/token/", {"username": "grace", "password": "x"}, format="json").status_code == 401
+
+
+def test_logins_and_registrations_are_throttled_per_address(db, monkeypatch):
+    from client_app.orders.api.throttles import AuthAddressThrottle
+
+    monkeypatch.setattr(AuthAddressThrottle, "THROTTLE_RATES", {"auth_address": "4/minute"})
+    anonymous = client_for(None)
+    codes = [
+        anonymous.post("/api/auth/token/", {"username": f"u{i}", "password": "x"}, format="json").status_code
+        for i in range(3)
+    ]
+    codes.append(
+        anonymous.post("/api/auth/register/", {"username": "heidi", "password": "pizza-lover-2026"}, format="json")
+        .status_code
+    )
+    codes.append(anonymous.post("/api/auth/token/", {"username": "heidi", "password": "x"}, format="json").status_code)
+    assert codes == [401, 401, 401, 201, 429]
+    other = anonymous.post(
+        "/api/auth/token/", {"username": "u9", "password": "x"}, format="json", REMOTE_ADDR="10.1.1.1"
+    )
+    assert other.status_code == 401
+
+
+def test_throttle_counts_live_in_the_shared_database_cache(db):
+    from django.conf import settings
+    from django.core.cache import cache
+    from django.db import connection
+
+    assert settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache"
+    cache.set("palmetto-probe", 1, 60)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {settings.CACHES['default']['LOCATION']}")
+        assert cursor.fetchone()[0] >= 1
 
 
 def test_placing_orders_is_throttled_per_customer(alice, bob, monkeypatch):

@@ -111,17 +111,10 @@ INVALID = {
     "negative quantity": (order_body(items=[{"itemId": "tiramisu", "quantity": -3}]), "items[0].quantity"),
     "fractional quantity": (order_body(items=[{"itemId": "tiramisu", "quantity": 1.5}]), "items[0].quantity"),
     "absurd quantity": (order_body(items=[{"itemId": "tiramisu", "quantity": 10_000}]), "items[0].quantity"),
-    "unknown item": (order_body(items=[{"itemId": "pineapple-pizza", "quantity": 1}]), "items[0].itemId"),
     "duplicate line": (
         order_body(items=[{"itemId": "cola", "quantity": 1}, {"itemId": "cola", "quantity": 1}]),
         "items[1].itemId",
     ),
-    "tampered price": (
-        order_body(items=[{"itemId": "margherita-30", "quantity": 1, "price": "0.01"}]),
-        "items[0].price",
-    ),
-    "tampered total": (order_body(totalAmount="1.00"), "totalAmount"),
-    "wrong currency": (order_body(currency="USD"), "currency"),
     "missing customer": ({k: v for k, v in order_body().items() if k != "customer"}, "customer"),
     "blank name": (order_body(customer={"name": " ", "phone": "+1 555 0100"}), "customer.name"),
     "bad phone": (order_body(customer={"name": "Ada", "phone": "call me"}), "customer.phone"),
@@ -146,6 +139,42 @@ def test_invalid_orders_get_400_naming_the_field_and_write_nothing(api, body, fi
     assert field in data["errors"], data
     assert field in data["message"] or data["message"]
     assert Order.objects.count() == 0 and OutboxMessage.objects.count() == 0
+
+
+CONFLICTS = {
+    "unknown item": (order_body(items=[{"itemId": "pineapple-pizza", "quantity": 1}]), "items[0].itemId"),
+    "tampered price": (
+        order_body(items=[{"itemId": "margherita-30", "quantity": 1, "price": "0.01"}]),
+        "items[0].price",
+    ),
+    "tampered total": (order_body(totalAmount="1.00"), "totalAmount"),
+    "wrong currency": (order_body(currency="USD"), "currency"),
+}
+
+
+@pytest.mark.parametrize("body,field", CONFLICTS.values(), ids=CONFLICTS.keys())
+def test_orders_that_disagree_with_the_menu_get_409_naming_the_field_and_write_nothing(api, body, field):
+    response = place(api, body)
+    assert response.status_code == 409, response.content
+    data = response.json()
+    assert data["code"] == "conflicts_with_menu" and field in data["errors"], data
+    assert Order.objects.count() == 0 and OutboxMessage.objects.count() == 0
+
+
+def test_amounts_must_be_decimal_strings(api):
+    for amount in (12.5, "-1.00", "1.234", ""):
+        response = place(api, order_body(totalAmount=amount))
+        assert response.status_code == 400 and "totalAmount" in response.json()["errors"], amount
+
+
+def test_bodies_other_than_json_are_415(api):
+    response = api.post("/api/orders/", data="customer=ada", content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 415 and response.json()["code"] == "unsupported_media_type"
+
+
+def test_an_empty_status_filter_is_400(api):
+    response = api.get("/api/orders/?status=")
+    assert response.status_code == 400 and "status" in response.json()["errors"]
 
 
 def test_malformed_json_is_400(api):
@@ -191,6 +220,12 @@ def test_schema_and_swagger_ui_are_served_without_login():
     assert {"201", "400", "401", "409", "422", "429", "503"} <= set(create["responses"])
     assert create["responses"]["422"]["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/Error"
     assert {"tokenAuth", "cookieAuth"} <= set(document["components"]["securitySchemes"])
+    for path in ("/api/auth/token/", "/api/auth/register/", "/api/orders/"):
+        limited = document["paths"][path]["post"]["responses"]["429"]
+        assert limited["headers"]["Retry-After"]["required"], path
+    correlation_header = document["paths"]["/api/menu/"]["get"]["parameters"][0]
+    assert correlation_header["name"] == "X-Correlation-ID" and correlation_header["schema"]["pattern"]
+    assert "delete" in document["paths"]["/api/auth/token/"]
     assert anonymous.get("/api/docs/").status_code == 200
 
 

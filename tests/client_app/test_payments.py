@@ -242,14 +242,21 @@ def test_without_payment_the_order_is_cash_on_delivery(alice):
     [
         ({"method": "bitcoin"}, "payment.method"),
         ({}, "payment.method"),
-        ({"method": "card", "amount": "1.00"}, "payment.amount"),
-        ({"method": "cash", "amount": "25.49"}, "payment.amount"),
+        ({"method": "cash", "amount": 25.49}, "payment.amount"),  # amounts are decimal strings
     ],
 )
 def test_bad_payment_input_is_a_400_naming_the_field_and_writes_nothing(carol, payment, field):
     response = place(carol, order_body(payment=payment))
     assert response.status_code == 400, response.content
     assert field in response.json()["errors"]
+    assert not Order.objects.exists() and not OutboxMessage.objects.exists()
+
+
+@pytest.mark.parametrize("payment", [{"method": "card", "amount": "1.00"}, {"method": "cash", "amount": "25.49"}])
+def test_an_amount_that_is_not_the_grand_total_is_a_409_naming_it_and_writes_nothing(carol, payment):
+    response = place(carol, order_body(payment=payment))
+    assert response.status_code == 409, response.content
+    assert response.json()["code"] == "conflicts_with_order" and "payment.amount" in response.json()["errors"]
     assert not Order.objects.exists() and not OutboxMessage.objects.exists()
 
 

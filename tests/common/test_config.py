@@ -41,6 +41,10 @@ def test_values_come_from_the_environment():
         {"DJANGO_DEBUG": "maybe"},
         {"PALMETTO_DELIVERY_FEE": "cheap"},
         {"PALMETTO_DB_LOCK_TIMEOUT_MS": "5s"},
+        {"KAFKA_SECURITY_PROTOCOL": "TLS"},
+        {"KAFKA_SASL_MECHANISM": "GSSAPI"},
+        {"KAFKA_SECURITY_PROTOCOL": "SASL_SSL"},  # without a username and password
+        {"PALMETTO_AUTH_RATE": "lots"},
     ],
 )
 def test_bad_values_are_refused_with_the_variable_named(env):
@@ -90,3 +94,37 @@ def test_metrics_and_email_settings():
 def test_bad_metrics_and_email_settings_are_refused(env):
     with pytest.raises(ConfigError, match=next(iter(env))):
         load(env)
+
+
+def test_kafka_security_reaches_every_client_setting():
+    from common.kafka.settings import base
+
+    plain = load({})
+    assert plain.kafka_security.protocol == "PLAINTEXT"
+    assert base("k:9092", "c", security=plain.kafka_security)["security.protocol"] == "plaintext"
+    secured = load({
+        "KAFKA_SECURITY_PROTOCOL": "sasl_ssl", "KAFKA_SASL_USERNAME": "palmetto-client",
+        "KAFKA_SASL_PASSWORD": "s3cret", "KAFKA_SSL_CA_LOCATION": "/etc/ca.pem",
+        "PALMETTO_KAFKA_OPERATOR_PASSWORD": "op",
+    }).kafka_security  # fmt: skip
+    settings = base("k:9092", "c", security=secured)
+    assert settings["security.protocol"] == "sasl_ssl" and settings["sasl.mechanism"] == "SCRAM-SHA-512"
+    assert (settings["sasl.username"], settings["sasl.password"]) == ("palmetto-client", "s3cret")
+    assert settings["ssl.ca.location"] == "/etc/ca.pem" and "ssl.key.location" not in settings
+    assert "s3cret" not in repr(secured)
+
+
+def test_every_kafka_client_starts_from_the_one_settings_function():
+    """No module of the runtime builds a librdkafka client from a hand-written config."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "common"
+    offenders = []
+    for path in root.rglob("*.py"):
+        if "devstack" in path.parts:
+            continue  # provisioning talks to the broker it started, as its super user
+        text = path.read_text()
+        if re.search(r"\b(Consumer|_Producer|AdminClient)\(\s*\{", text):
+            offenders.append(str(path))
+    assert offenders == []

@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 import requests
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -45,6 +46,11 @@ def log_in(driver, api: str, order_id: str, username: str, password: str) -> Non
     WebDriverWait(driver, 15).until(lambda d: d.current_url.endswith(f"/track/{order_id}/"))
 
 
+# The page redraws its status as events arrive: an element found just before a redraw is stale by the
+# time it is read, so a wait simply looks again.
+REDRAWN = (StaleElementReferenceException,)
+
+
 def shown_status(driver) -> str:
     return driver.find_element(By.ID, "status").get_attribute("data-status")
 
@@ -68,7 +74,7 @@ def test_the_page_follows_an_order_to_delivered_by_itself_and_cancels_another(pl
             seen.add(shown_status(d))
             return "DELIVERED" in seen
 
-        WebDriverWait(driver, 90, poll_frequency=0.2).until(delivered)
+        WebDriverWait(driver, 90, poll_frequency=0.2, ignored_exceptions=REDRAWN).until(delivered)
         assert driver.execute_script("return window.palmettoMark") == "still the same page"
         assert len(seen) >= 3, f"the page jumped straight to the end: {seen}"
         steps = driver.find_elements(By.CSS_SELECTOR, "#timeline li")
@@ -85,7 +91,9 @@ def test_the_page_follows_an_order_to_delivered_by_itself_and_cancels_another(pl
         driver.get(f"{platform.api}/track/{second}/")
         WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "cancel-card").is_displayed())
         driver.find_element(By.ID, "cancel").click()
-        WebDriverWait(driver, 60, poll_frequency=0.2).until(lambda d: shown_status(d) == "CANCELLED")
+        WebDriverWait(driver, 60, poll_frequency=0.2, ignored_exceptions=REDRAWN).until(
+            lambda d: shown_status(d) == "CANCELLED"
+        )
         assert [li.get_attribute("data-status") for li in driver.find_elements(By.CSS_SELECTOR, "#timeline li")][-1] \
             == "CANCELLED"
         screenshot(driver, "tracking-page-cancelled.png")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 
 from django.urls import reverse
@@ -14,10 +15,9 @@ from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
-from common import correlation, events
+from common import events
 from common.http import rebind_correlation_id
 from common.lifecycle import PaymentMethod
 
@@ -27,30 +27,18 @@ from ..services.cancelling import order_request_cancel
 from ..services.placing import Idempotency, PaymentRequest, order_place
 from ..services.pricing import LineRequest
 from .serializers import CancelIn, MenuItemOut, OrderCreateIn, OrderListQuery, OrderOut, OrderSummaryOut
+from .throttles import OrderCreateThrottle
 
-CORRELATION_PARAM = OpenApiParameter(
-    correlation.HEADER,
-    str,
-    OpenApiParameter.HEADER,
-    description="Correlation ID for this order (1-64 of [A-Za-z0-9._:-]); minted when absent. Echoed in the response.",
-)
+IDEMPOTENCY_KEY_MAX = 100
+# Printable ASCII, no surrounding spaces (HTTP would strip them), 1-100 characters: what the schema says.
+IDEMPOTENCY_KEY_RE = re.compile(rf"^[!-~]([ -~]{{0,{IDEMPOTENCY_KEY_MAX - 2}}}[!-~])?$")
 IDEMPOTENCY_PARAM = OpenApiParameter(
     "Idempotency-Key",
-    str,
+    {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX, "pattern": IDEMPOTENCY_KEY_RE.pattern},
     OpenApiParameter.HEADER,
-    description="1-100 printable characters. The same key with the same body returns the original order; "
-    "with a different body the request is refused with 422.",
+    description=f"1-{IDEMPOTENCY_KEY_MAX} printable ASCII characters, no leading or trailing space. The same key "
+    "with the same body returns the original order; with a different body the request is refused with 422.",
 )
-IDEMPOTENCY_KEY_MAX = 100
-
-
-class OrderCreateThrottle(UserRateThrottle):
-    """Limits how fast one customer can place orders (PALMETTO_ORDER_RATE); reads are not limited."""
-
-    scope = "order_create"
-
-    def allow_request(self, request, view) -> bool:
-        return request.method != "POST" or super().allow_request(request, view)
 
 
 def _idempotency(request: Request) -> Idempotency | None:
@@ -58,8 +46,10 @@ def _idempotency(request: Request) -> Idempotency | None:
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return None
-    if not (0 < len(key) <= IDEMPOTENCY_KEY_MAX and key.isprintable()):
-        raise ValidationError({"Idempotency-Key": [f"must be 1-{IDEMPOTENCY_KEY_MAX} printable characters"]})
+    if not IDEMPOTENCY_KEY_RE.match(key):
+        raise ValidationError(
+            {"Idempotency-Key": [f"1-{IDEMPOTENCY_KEY_MAX} printable ASCII characters, no surrounding spaces"]}
+        )
     canonical = json.dumps(request.data, sort_keys=True, separators=(",", ":"), default=str)
     return Idempotency(key=key, fingerprint=hashlib.sha256(canonical.encode()).hexdigest())
 
@@ -99,7 +89,7 @@ class OrderListCreateView(ListAPIView):
     @extend_schema(
         operation_id="orders_list",
         summary="Your orders, newest first (staff: everyone's)",
-        parameters=[OrderListQuery, CORRELATION_PARAM],
+        parameters=[OrderListQuery],
     )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
@@ -118,7 +108,7 @@ class OrderListCreateView(ListAPIView):
             409: None,
             422: None,
         },
-        parameters=[CORRELATION_PARAM, IDEMPOTENCY_PARAM],
+        parameters=[IDEMPOTENCY_PARAM],
     )
     def post(self, request: Request) -> Response:
         data = OrderCreateIn(data=request.data)
@@ -151,7 +141,6 @@ class OrderDetailView(APIView):
         operation_id="orders_retrieve",
         summary="An order with its items, totals, status and history",
         responses={200: OrderOut},
-        parameters=[CORRELATION_PARAM],
     )
     def get(self, request: Request, order_id: uuid.UUID) -> Response:
         return Response(OrderOut(_visible_order(request, order_id)).data)
@@ -165,7 +154,6 @@ class OrderCancelView(APIView):
         "appears in the order's history. Answers 409 when the order is already past the point of no return.",
         request=CancelIn,
         responses={202: OrderOut, 409: None},
-        parameters=[CORRELATION_PARAM],
     )
     def post(self, request: Request, order_id: uuid.UUID) -> Response:
         data = CancelIn(data=request.data)

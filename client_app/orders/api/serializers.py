@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -11,26 +13,50 @@ from ..models import MenuItem, Order, OrderItem, OrderStatusChange
 from ..services.pricing import MAX_LINES, MAX_QUANTITY
 
 PHONE_RE = r"^\+?[0-9][0-9 ()./-]{3,30}$"
+PASSWORD_RE = r"[^0-9]"  # at least one character that is not a digit (Django's NumericPasswordValidator)
 POSTAL_CODE_RE = r"^[A-Za-z0-9][A-Za-z0-9 -]{1,14}[A-Za-z0-9]$"
 
 
 class CustomerIn(serializers.Serializer):
     name = serializers.CharField(max_length=100)
-    phone = serializers.RegexField(PHONE_RE, max_length=32, error_messages={"invalid": "not a phone number"})
+    # Not trimmed: the pattern is the whole rule ("000 " trimmed would be a number the pattern refuses).
+    phone = serializers.RegexField(
+        PHONE_RE, max_length=32, trim_whitespace=False, error_messages={"invalid": "not a phone number"}
+    )
 
 
 class AddressIn(serializers.Serializer):
     street = serializers.CharField(max_length=200)
     city = serializers.CharField(max_length=100)
-    postalCode = serializers.RegexField(POSTAL_CODE_RE, max_length=16, error_messages={"invalid": "not a postal code"})
+    postalCode = serializers.RegexField(
+        POSTAL_CODE_RE, max_length=16, trim_whitespace=False, error_messages={"invalid": "not a postal code"}
+    )
+
+
+# A money amount as the API writes it: a decimal string with at most two decimals, never negative.
+MONEY_RE = r"^[0-9]{1,8}(\.[0-9]{1,2})?$"
+
+
+@extend_schema_field({"type": "string", "pattern": MONEY_RE, "example": "12.50"})
+class MoneyIn(serializers.DecimalField):
+    """An amount a client states, as a decimal string ("12.50"), exactly as the API answers amounts.
+
+    JSON numbers are refused: binary floating point is not money, and the schema says "string".
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(max_digits=10, decimal_places=2, **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not re.match(MONEY_RE, data):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class LineIn(serializers.Serializer):
     itemId = serializers.CharField(max_length=64)
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
-    price = serializers.DecimalField(
-        max_digits=8, decimal_places=2, required=False, help_text="Optional; when given it must equal the menu price."
-    )
+    price = MoneyIn(required=False, help_text="Optional; when given it must equal the menu price (else 409).")
 
 
 class PaymentIn(serializers.Serializer):
@@ -39,23 +65,18 @@ class PaymentIn(serializers.Serializer):
         help_text="card: your Palmetto card, charged before the kitchen starts (insufficient balance: the order "
         "ends REJECTED); cash: paid to the courier on delivery.",
     )
-    amount = serializers.DecimalField(
-        max_digits=12, decimal_places=2, required=False, help_text="Optional; when given it must equal grandTotal."
-    )
+    amount = MoneyIn(required=False, help_text="Optional; when given it must equal grandTotal (else 409).")
 
 
 class OrderCreateIn(serializers.Serializer):
     customer = CustomerIn()
     deliveryAddress = AddressIn()
     items = serializers.ListField(child=LineIn(), min_length=1, max_length=MAX_LINES)
-    currency = serializers.RegexField(r"^[A-Z]{3}$", required=False, help_text="ISO 4217; must be the shop's currency.")
-    totalAmount = serializers.DecimalField(
-        max_digits=10,
-        decimal_places=2,
-        required=False,
-        help_text="Optional; when given it must equal the server's total.",
+    currency = serializers.RegexField(
+        r"^[A-Z]{3}$", required=False, help_text="ISO 4217; must be the shop's currency (else 409)."
     )
     payment = PaymentIn(required=False, help_text="How you pay; cash on delivery when absent.")
+    totalAmount = MoneyIn(required=False, help_text="Optional; when given it must equal the server's total (else 409).")
 
 
 class CustomerOut(serializers.Serializer):
@@ -173,6 +194,12 @@ class OrderSummaryOut(serializers.ModelSerializer):
 class OrderListQuery(serializers.Serializer):
     status = serializers.ChoiceField(choices=[s.value for s in Status], required=False)
 
+    def to_internal_value(self, data):
+        # DRF reads an empty query value of an optional field as "absent"; the schema says a status, so 400.
+        if data.get("status") == "":
+            raise serializers.ValidationError({"status": ["choose a status; omit the parameter for all orders"]})
+        return super().to_internal_value(data)
+
 
 class CancelIn(serializers.Serializer):
     reason = serializers.CharField(max_length=300, required=False, allow_blank=True)
@@ -182,12 +209,22 @@ class RegisterIn(serializers.Serializer):
     username = serializers.RegexField(
         r"^[\w.@+-]{3,150}$", error_messages={"invalid": "3-150 letters, digits and @/./+/-/_"}
     )
-    password = serializers.CharField(min_length=8, max_length=128, write_only=True)
+    # What the schema can say of the password rules; the rest (not a common password, not like the
+    # username) only the server can check: 422 password_rejected.
+    password = serializers.RegexField(
+        PASSWORD_RE, min_length=8, max_length=128, write_only=True, trim_whitespace=False,
+        error_messages={"invalid": "must not be entirely numeric"},
+    )  # fmt: skip
     email = serializers.EmailField(
         required=False, allow_blank=True,
         help_text="Where emails about your orders go (accepted, rejected, on its way, delivered). Optional: "
         "without one no email is sent.",
     )
+
+
+class TokenIn(serializers.Serializer):
+    username = serializers.CharField(min_length=1, max_length=150, trim_whitespace=False)
+    password = serializers.CharField(min_length=1, max_length=128, write_only=True, trim_whitespace=False)
 
 
 class TokenOut(serializers.Serializer):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -12,7 +13,15 @@ from common.errors import DomainError
 
 
 class PasswordRejected(DomainError):
-    """The password breaks one of the configured password rules."""
+    """The password meets the documented shape but breaks a password rule (too common, like the username...)."""
+
+    status, code = 422, "password_rejected"
+
+
+class InvalidCredentials(DomainError):
+    """No active account has this username and password (which of the two is wrong is not revealed)."""
+
+    status, code = 401, "invalid_credentials"
 
 
 class UsernameTaken(DomainError):
@@ -40,3 +49,16 @@ def account_token(*, user: User) -> Token:
     """The account's API token, created on first use."""
     token, _ = Token.objects.get_or_create(user=user)
     return token
+
+
+def account_login(*, username: str, password: str) -> Token:
+    """The API token of the active account with these credentials; :class:`InvalidCredentials` otherwise."""
+    user = authenticate(username=username, password=password)
+    if user is None:
+        raise InvalidCredentials("Unable to log in with the given username and password")
+    return account_token(user=user)
+
+
+def account_token_revoke(*, user: User) -> None:
+    """Delete the account's API token: requests carrying it answer 401; logging in again mints a new one."""
+    Token.objects.filter(user=user).delete()

@@ -20,6 +20,14 @@ class OrderRejected(DomainError):
     """The order request breaks a business rule; ``field`` names the offending input."""
 
 
+class ConflictsWithMenu(OrderRejected):
+    """A well-formed request that disagrees with the menu as it is now: an unknown or unavailable item,
+    or a stated price, total or currency that is not the server's. 409: the same request may succeed
+    against another menu, and the schema cannot know the menu."""
+
+    status, code = 409, "conflicts_with_menu"
+
+
 @dataclass(frozen=True)
 class LineRequest:
     item_id: str
@@ -49,14 +57,15 @@ def order_price(
     lines: list[LineRequest], *, currency: str | None = None, total_amount: Decimal | None = None
 ) -> Priced:
     """Price ``lines`` from the menu. A ``currency`` or ``total_amount`` the client states must equal
-    the server's figure; raises :class:`OrderRejected` naming the field otherwise."""
+    the server's figure. Raises :class:`ConflictsWithMenu` (409) when the request disagrees with the
+    menu and :class:`OrderRejected` (400) when it breaks a rule of its own, naming the field."""
     shop_currency = settings.PALMETTO_CONFIG.currency
     if currency is not None and currency != shop_currency:
-        raise OrderRejected(f"the shop sells in {shop_currency}, not {currency}", field="currency")
+        raise ConflictsWithMenu(f"the shop sells in {shop_currency}, not {currency}", field="currency")
     items = _price_lines(lines)
     total = sum((item.line_total for item in items), Decimal(0)).quantize(CENT)
     if total_amount is not None and total_amount != total:
-        raise OrderRejected(f"totalAmount is {total} for these items, not {total_amount}", field="totalAmount")
+        raise ConflictsWithMenu(f"totalAmount is {total} for these items, not {total_amount}", field="totalAmount")
     return Priced(currency=shop_currency, items=items, total=total, delivery_fee=delivery_fee_for(total))
 
 
@@ -72,9 +81,9 @@ def _price_lines(lines: list[LineRequest]) -> list[OrderItem]:
         field = f"items[{i}]"
         item = menu.get(line.item_id)
         if item is None:
-            raise OrderRejected(f"unknown menu item {line.item_id!r}", field=f"{field}.itemId")
+            raise ConflictsWithMenu(f"unknown menu item {line.item_id!r}", field=f"{field}.itemId")
         if not item.available:
-            raise OrderRejected(f"{item} is not available right now", field=f"{field}.itemId")
+            raise ConflictsWithMenu(f"{item} is not available right now", field=f"{field}.itemId")
         if line.item_id in seen:
             raise OrderRejected(
                 f"{line.item_id!r} appears twice; use one line with a quantity", field=f"{field}.itemId"
@@ -83,7 +92,9 @@ def _price_lines(lines: list[LineRequest]) -> list[OrderItem]:
         if not 1 <= line.quantity <= MAX_QUANTITY:
             raise OrderRejected(f"quantity must be between 1 and {MAX_QUANTITY}", field=f"{field}.quantity")
         if line.price is not None and line.price != item.price:
-            raise OrderRejected(f"price of {line.item_id!r} is {item.price}, not {line.price}", field=f"{field}.price")
+            raise ConflictsWithMenu(
+                f"price of {line.item_id!r} is {item.price}, not {line.price}", field=f"{field}.price"
+            )
         items.append(
             OrderItem(
                 item_id=item.item_id,
