@@ -755,6 +755,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "common.devstack.settings")
+    # The platform runs with DEBUG off, as in production, so it needs a secret key: the stack's, kept in
+    # var/stack, unless one is configured.
+    from common.devstack.stack import ensure_secret_key
+
+    ensure_secret_key(os.environ)  # type: ignore[arg-type]
     import django
 
     django.setup()

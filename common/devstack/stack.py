@@ -201,7 +201,7 @@ def _prepare_databases(env: dict[str, str], config: palmetto_config.Config) -> N
                 raise
 
 
-def _secret_key(env: dict[str, str]) -> None:
+def ensure_secret_key(env: dict[str, str]) -> None:
     """Give the stack's services a secret key when none is configured: generated once, kept in var/stack.
 
     The services run with DEBUG off, as in production, so they refuse the built-in development key.
@@ -265,7 +265,7 @@ def main() -> int:
     # Until the services run, Ctrl-C raises KeyboardInterrupt and the ExitStack stops what was started.
     with ExitStack() as stack:
         try:
-            _secret_key(env)
+            ensure_secret_key(env)
             _provision(stack, env, config)
             _prepare_databases(env, config)
             if config.stack_secure:
