@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from django.db import connection
 
 
@@ -75,8 +77,6 @@ class Wakeup:
     def wait(self, stop, timeout: float) -> bool:
         """Wait up to ``timeout`` s (less if ``stop`` is set); True when woken by a notification, or when
         the listener was (re)connected just now and so may have missed one."""
-        import time
-
         deadline = time.monotonic() + timeout
         if self._conn is None and not self._connect():
             stop.wait(timeout)
@@ -98,8 +98,6 @@ class Wakeup:
         return False
 
     def _connect(self) -> bool:
-        import time
-
         if connection.vendor != "postgresql" or time.monotonic() < self._retry_at:
             return False
         try:

@@ -98,21 +98,26 @@ def _poll(name, step, stop, idle_seconds, backoff, wakeup, next_due) -> None:
 
 
 class TickLoop:
-    """Runs the service's durable-timer ticks until stopped; each tick does what is due now."""
+    """Runs ticks until stopped; each tick does what is due now and returns how much it did.
 
-    name = "timers"
+    The service's durable timers (the default) sleep until ``next_due()`` seconds pass (None: no
+    timer set) and are woken early by ``channel`` (:data:`~common.db.TIMERS_CHANNEL`) when a timer
+    is set. A declared :class:`~common.declaration.Job` (the mailer) runs as a loop of its own with no
+    channel: its work is not urgent enough for one, and one cheap query per ``idle_seconds`` costs
+    nothing at rest.
+    """
 
-    def __init__(self, ticks: Sequence[Tick], idle_seconds: float = 1.0,
-                 next_due: Callable[[], float | None] | None = None) -> None:
-        """``next_due()``: seconds until the next timer falls due (None: none set); woken early by
-        :data:`~common.db.TIMERS_CHANNEL` when a timer is set."""
+    def __init__(self, ticks: Sequence[Tick], *, name: str = "timers", idle_seconds: float = 1.0,
+                 next_due: Callable[[], float | None] | None = None, channel: str | None = TIMERS_CHANNEL) -> None:
         self.ticks = ticks
+        self.name = name
         self.idle_seconds = idle_seconds
         self.next_due = next_due
+        self.channel = channel
 
     def run(self, stop: threading.Event) -> None:
         poll_loop(self.name, lambda: sum(tick() for tick in self.ticks), stop, self.idle_seconds,
-                  wakeup=Wakeup(TIMERS_CHANNEL), next_due=self.next_due)
+                  wakeup=Wakeup(self.channel) if self.channel else None, next_due=self.next_due)
 
 
 @dataclass

@@ -21,40 +21,22 @@ from __future__ import annotations
 import logging
 import signal
 import sys
-import threading
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from common import metrics
-from common.declaration import Job
 from common.kafka.consumer import PartitionConsumer
 from common.kafka.producer import Producer
 from common.management.kafka import bootstrap_servers, this_service
 from common.outbox import OutboxRelay
 from common.topics import PARTITIONS
-from common.workers import Supervisor, TickLoop, poll_loop
+from common.workers import Supervisor, TickLoop
 
 log = logging.getLogger("palmetto.runconsumers")
 
 # Distinct from 1 (a crash) so a process manager can tell "look at me" from "restart me".
 EXIT_CANNOT_PROGRESS = 3
-
-
-class JobLoop:
-    """One declared :class:`~common.declaration.Job` in a loop (and a thread) of its own.
-
-    Polled every half second when idle: a job's work (an email to send) is not urgent enough for a
-    notification channel of its own, and one cheap query every half second costs nothing at rest.
-    """
-
-    def __init__(self, job: Job, idle_seconds: float = 0.5) -> None:
-        self.job = job
-        self.name = job.name
-        self.idle_seconds = idle_seconds
-
-    def run(self, stop: threading.Event) -> None:
-        poll_loop(self.name, self.job.tick, stop, self.idle_seconds)
 
 
 def parse_partitions(raw: str) -> list[int]:
@@ -111,7 +93,7 @@ class Command(BaseCommand):
         workers.append(OutboxRelay(service.outbox, producer("relay"), topic_prefix=prefix))
         if service.ticks:
             workers.append(TickLoop(service.ticks, next_due=service.next_due))
-        workers += [JobLoop(job) for job in service.jobs]
+        workers += [TickLoop((job.tick,), name=job.name, idle_seconds=0.5, channel=None) for job in service.jobs]
         metrics_port = options["metrics_port"]
         if metrics_port is None:
             metrics_port = config.metrics_ports[service.name]
