@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -146,8 +147,9 @@ def _partition_labels(service: str, message: Any) -> tuple[str, str, str]:
 
 
 def consumed(service: str, batch: Iterable[Any]) -> None:
-    for message in batch:
-        CONSUMED.labels(*_partition_labels(service, message)).inc()
+    # One labelled increment per partition of the batch, not one per message (this runs for every fetch).
+    for labels, count in Tally(_partition_labels(service, message) for message in batch).items():
+        CONSUMED.labels(*labels).inc(count)
 
 
 def applied(service: str, message: Any) -> None:
@@ -272,7 +274,7 @@ class StateCollector:
 
     def _database(self, service: str) -> Iterator[Metric]:
         from django.db import connection
-        from django.db.models import Min
+        from django.db.models import Count, Min
 
         from common.declaration import current_service
 
@@ -280,9 +282,9 @@ class StateCollector:
             declared = current_service()
             now = timezone.now()
             unsent = declared.outbox.objects.filter(sent_at__isnull=True)
-            stats = unsent.aggregate(oldest=Min("created_at"))
+            stats = unsent.aggregate(rows=Count("pk"), oldest=Min("created_at"))  # one query for both
             families = [
-                _gauge(OUTBOX_BACKLOG, "Outbox rows not yet acknowledged by Kafka.", service, unsent.count()),
+                _gauge(OUTBOX_BACKLOG, "Outbox rows not yet acknowledged by Kafka.", service, stats["rows"]),
                 _gauge(OUTBOX_OLDEST_AGE, "Age of the oldest unsent outbox row (0: none).", service,
                        _age(now, stats["oldest"])),
             ]

@@ -53,7 +53,7 @@ def configured_security() -> KafkaSecurity:
 
 
 def security_settings(security: KafkaSecurity) -> dict[str, Any]:
-    """The librdkafka properties for ``security`` (nothing for PLAINTEXT)."""
+    """The librdkafka properties for ``security`` (for PLAINTEXT, only ``security.protocol``)."""
     properties: dict[str, Any] = {"security.protocol": security.protocol.lower()}
     if security.uses_sasl:
         properties |= {
