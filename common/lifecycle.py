@@ -71,7 +71,7 @@ CANCELLABLE = frozenset({Status.PLACED, Status.ACCEPTED, Status.PREPARING})
 # Legal forward moves along the main line. Skipping forward is legal on purpose: with acks=1 an
 # event can be lost and re-published later, so the client may see a later status before an
 # earlier one and must still converge on the latest.
-_MAIN_LINE = (
+MAIN_LINE = (
     Status.PLACED,
     Status.ACCEPTED,
     Status.PREPARING,
@@ -80,6 +80,8 @@ _MAIN_LINE = (
     Status.DELIVERED,
 )
 _SIDE_EXITS_FROM = {Status.REJECTED: REJECTABLE, Status.CANCELLED: CANCELLABLE}
+# The ways an order fails: off the main line, for good.
+SIDE_EXITS = frozenset(_SIDE_EXITS_FROM)
 
 
 def can_move(current: Status, new: Status) -> bool:
@@ -88,9 +90,9 @@ def can_move(current: Status, new: Status) -> bool:
         return False
     if new in _SIDE_EXITS_FROM:
         return current in _SIDE_EXITS_FROM[new]
-    if current not in _MAIN_LINE or new not in _MAIN_LINE:
+    if current not in MAIN_LINE or new not in MAIN_LINE:
         return False
-    return _MAIN_LINE.index(new) > _MAIN_LINE.index(current)
+    return MAIN_LINE.index(new) > MAIN_LINE.index(current)
 
 
 @dataclass(frozen=True)

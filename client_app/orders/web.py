@@ -21,15 +21,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from common.lifecycle import CANCELLABLE, TERMINAL, Status
+from common.lifecycle import CANCELLABLE, MAIN_LINE, SIDE_EXITS, TERMINAL, Status
 
 from . import selectors
 from .models import Order
 from .services.cancelling import TooLateToCancel, order_request_cancel
 
-# The timeline the page draws: the main line; a side exit replaces the steps it cut off.
-MAIN_LINE = (Status.PLACED, Status.ACCEPTED, Status.PREPARING, Status.READY_FOR_DELIVERY,
-             Status.OUT_FOR_DELIVERY, Status.DELIVERED)
 POLL_SECONDS = 2
 
 
@@ -43,9 +40,10 @@ def _owned(request: HttpRequest, order_id: uuid.UUID) -> Order:
 def order_state(order: Order) -> dict:
     """What the page shows of ``order``, as JSON: status, timeline, history, whether it can be cancelled."""
     status = Status(order.status)
+    # The timeline: the main line; a side exit replaces the steps it cut off.
     reached = {entry.status: entry for entry in order.history.all() if entry.kind == entry.Kind.STATUS}
-    steps = [s for s in MAIN_LINE if s in reached or status not in (Status.REJECTED, Status.CANCELLED)]
-    if status in (Status.REJECTED, Status.CANCELLED):
+    steps = [s for s in MAIN_LINE if s in reached or status not in SIDE_EXITS]
+    if status in SIDE_EXITS:
         steps.append(status)
     return {
         "orderId": str(order.id),

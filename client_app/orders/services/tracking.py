@@ -15,7 +15,7 @@ from django.utils import timezone
 from client_app.payments.services import payment_settle_failed_order
 from common.errors import InvalidEvent
 from common.events import OrderStatusChanged
-from common.lifecycle import Status, can_move
+from common.lifecycle import SIDE_EXITS, Status, can_move
 
 from ..models import Order, OrderStatusChange
 from .notifying import SUBJECTS, email_queue
@@ -66,7 +66,7 @@ def order_apply_status(
         order_id=order_id, status=change.status, sequence=change.sequence, occurred_at=occurred_at, source=source,
         event_id=event_id, reason=change.reason or "", courier=change.courier or "",
     )
-    failed = change.status in (Status.CANCELLED, Status.REJECTED)
+    failed = change.status in SIDE_EXITS
     if change.status in SUBJECTS or failed:
         order = Order.objects.select_related("customer").get(id=order_id)
         # Same transaction: the customer's email exists exactly when the status does.
