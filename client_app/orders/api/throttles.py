@@ -53,19 +53,8 @@ class AuthUsernameThrottle(SimpleRateThrottle):
         digest = hashlib.sha256(username.casefold().encode()).hexdigest()  # any text stays a valid cache key
         return self.cache_format % {"scope": self.scope, "ident": digest}
 
-    def allow_request(self, request: Request, view) -> bool:
-        if self.rate is None:
-            return True
-        self.key = self.get_cache_key(request, view)
-        if self.key is None:
-            return True
-        self.history = self.cache.get(self.key, [])
-        self.now = self.timer()
-        while self.history and self.history[-1] <= self.now - self.duration:
-            self.history.pop()
-        if len(self.history) >= self.num_requests:
-            return self.throttle_failure()
-        return True  # counted only when it fails: record_failure
+    def throttle_success(self) -> bool:
+        return True  # a permitted attempt is not counted: only failures are (record_failure)
 
     def record_failure(self, request: Request, view) -> None:
         """Count one failed attempt for the request's username."""
