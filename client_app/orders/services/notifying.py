@@ -98,7 +98,9 @@ def emails_send_due(*, limit: int = 50) -> int:
                 order=OuterRef("order"), sent_at__isnull=True, id__lt=OuterRef("id")
             )
             email = (
-                EmailNotification.objects.select_for_update(skip_locked=True)
+                # The order comes along (its correlation ID, below) but only the email's row is locked.
+                EmailNotification.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("order")
                 .filter(~Exists(earlier), sent_at__isnull=True, next_attempt_at__lte=timezone.now())
                 .order_by("id")
                 .first()
@@ -106,7 +108,7 @@ def emails_send_due(*, limit: int = 50) -> int:
             if email is None:
                 return sent
             # Logged under the order's correlation ID, like everything else about the order.
-            with bound(Order.objects.values_list("correlation_id", flat=True).get(id=email.order_id)):
+            with bound(email.order.correlation_id):
                 if not _attempt(email):
                     return sent
         sent += 1
