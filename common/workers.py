@@ -17,10 +17,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from django.db import close_old_connections, connection
+from django.db import connection
 
 from common import metrics
-from common.db import TIMERS_CHANNEL, Wakeup, drop_broken_connection
+from common.db import TIMERS_CHANNEL, Wakeup, close_stale_connection, drop_broken_connection
 from common.declaration import Tick
 from common.errors import ConsumerHalted
 from common.kafka.consumer import Backoff
@@ -66,7 +66,7 @@ def _poll(name, step, stop, idle_seconds, backoff, wakeup, next_due) -> None:
     attempt = 0
     worked_at = -BUSY_WINDOW_SECONDS
     while not stop.is_set():
-        close_old_connections()
+        close_stale_connection()
         try:
             done = step()
             attempt = 0

@@ -468,6 +468,9 @@ class KafkaBroker:
             # partitions get new leaders) sooner. Still 4 missed heartbeats.
             "broker.session.timeout.ms": 4000,
             "broker.heartbeat.interval.ms": 1000,
+            # The active controller appends a no-op record to the metadata log every 500 ms by default
+            # so brokers can tell it is alive; every 5 s is enough for a broker at rest to wake less.
+            "metadata.max.idle.interval.ms": 5000,
             # Fewer threads than the defaults (sized for servers); this runs on 2 cores.
             "num.network.threads": 2,
             "num.io.threads": 4,

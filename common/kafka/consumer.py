@@ -34,6 +34,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +43,7 @@ from django.db import close_old_connections, transaction
 
 from common import metrics
 from common.correlation import bound
-from common.db import drop_broken_connection
+from common.db import close_stale_connection, drop_broken_connection
 from common.declaration import Subscription
 from common.errors import ConsumerHalted, InvalidEvent
 from common.events import Envelope, decode
@@ -50,6 +51,7 @@ from common.kafka.deadletters import dead_letter_headers
 from common.kafka.producer import Outgoing, Producer
 from common.kafka.settings import base
 from common.models import InboxEvent
+from common.publishing import Publisher
 from common.topics import consumer_group
 
 log = logging.getLogger("palmetto.consumer")
@@ -136,9 +138,12 @@ class BatchApplier:
         topic_prefix: str,
         group_id: str,
         dead_letters: Producer,
+        publisher: Publisher | None = None,
         backoff: Backoff = Backoff(),
         guard: FailureGuard | None = None,
     ) -> None:
+        """``publisher``: the service's, so that the events a batch's handlers queue are inserted in
+        one statement (:meth:`~common.publishing.Publisher.batched`) rather than one each."""
         self.name = name
         self.service = service
         self.by_topic = {s.topic.full_name(topic_prefix): s for s in subscriptions}
@@ -146,6 +151,7 @@ class BatchApplier:
         self.prefix = topic_prefix
         self.group_id = group_id
         self.dead_letters = dead_letters
+        self.publisher = publisher
         self.backoff = backoff
         self.guard = guard or FailureGuard()
         # Whether the last batch held a message this service acts on (and so wrote to its database).
@@ -158,7 +164,7 @@ class BatchApplier:
         """
         attempt = 0
         while True:
-            close_old_connections()
+            close_stale_connection()
             try:
                 dead = self.apply(batch)
                 break
@@ -211,7 +217,7 @@ class BatchApplier:
         self.wrote = bool(wanted)
         if wanted:
             try:
-                with transaction.atomic():
+                with transaction.atomic(), (self.publisher.batched() if self.publisher else nullcontext()):
                     rejected, applied, skipped = self._apply_wanted(wanted, one_by_one=False)
             except InvalidEvent:
                 # One handler found its message can never succeed, and the batch rolled back. Apply it
@@ -341,6 +347,7 @@ class PartitionConsumer:
         bootstrap_servers: str,
         topic_prefix: str,
         dead_letters: Producer,
+        publisher: Publisher | None = None,
         batch_size: int = 200,
         backoff: Backoff = Backoff(),
         guard: FailureGuard | None = None,
@@ -366,7 +373,8 @@ class PartitionConsumer:
             "auto.offset.reset": "earliest",
             # The broker answers a fetch as soon as a message arrives; this only bounds how often an
             # idle consumer asks again (a short wait here costs idle CPU in the broker, not latency).
-            "fetch.wait.max.ms": 1000,
+            # Kept well below socket.timeout.ms, which must outlast a fetch the broker holds.
+            "fetch.wait.max.ms": 4000,
             # A request (an offset commit above all) the broker does not answer fails after this,
             # instead of librdkafka's 60 s, so a stuck commit is noticed and retried soon.
             "socket.timeout.ms": REQUEST_TIMEOUT_MS,
@@ -380,6 +388,7 @@ class PartitionConsumer:
             topic_prefix=topic_prefix,
             group_id=self.group_id,
             dead_letters=dead_letters,
+            publisher=publisher,
             backoff=backoff,
             guard=guard,
         )

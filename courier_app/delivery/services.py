@@ -53,7 +53,11 @@ def delivery_open(
 
 @transaction.atomic
 def deliveries_dispatch(limit: int = 100) -> int:
-    """Give waiting orders, oldest first, to free couriers; orders wait while nobody is free."""
+    """Give waiting orders, oldest first, to free couriers; orders wait while nobody is free.
+
+    One query each for the orders, the couriers, their new states and the events, however many
+    are dispatched.
+    """
     waiting = list(
         Delivery.objects.select_for_update(skip_locked=True)
         .filter(stage=Delivery.Stage.WAITING)
@@ -66,25 +70,32 @@ def deliveries_dispatch(limit: int = 100) -> int:
         .filter(active=True, busy=False)
         .order_by("id")[: len(waiting)]
     )
+    if not free:
+        return 0
     now = timezone.now()
     travel = timedelta(seconds=COURIER_STEPS[Status.OUT_FOR_DELIVERY].seconds(settings.PALMETTO_CONFIG.timings))
-    for delivery, courier in zip(waiting, free, strict=False):
-        with bound(delivery.correlation_id):
-            courier.busy = True
-            courier.save(update_fields=["busy"])
-            delivery.courier, delivery.stage = courier, Delivery.Stage.OUT_FOR_DELIVERY
-            delivery.picked_up_at, delivery.due_at = now, now + travel
-            publisher.announce_next(delivery, Status.OUT_FOR_DELIVERY, courier=courier.name)
-            delivery.save(update_fields=["courier", "stage", "picked_up_at", "due_at", "sequence", "updated_at"])
-            log.info("order %s is out for delivery with %s", delivery.order_id, courier.name)
-    return min(len(waiting), len(free))
+    dispatched = list(zip(waiting, free, strict=False))
+    with publisher.batched():
+        for delivery, courier in dispatched:
+            with bound(delivery.correlation_id):
+                delivery.courier, delivery.stage = courier, Delivery.Stage.OUT_FOR_DELIVERY
+                delivery.picked_up_at, delivery.due_at, delivery.updated_at = now, now + travel, now
+                publisher.announce_next(delivery, Status.OUT_FOR_DELIVERY, courier=courier.name)
+                log.info("order %s is out for delivery with %s", delivery.order_id, courier.name)
+    Courier.objects.filter(id__in=[courier.id for _, courier in dispatched]).update(busy=True)
+    Delivery.objects.bulk_update(
+        [delivery for delivery, _ in dispatched],
+        ["courier", "stage", "picked_up_at", "due_at", "sequence", "updated_at"],
+    )
+    return len(dispatched)
 
 
 @transaction.atomic
 def deliveries_complete_due(limit: int = 100) -> int:
     """Mark deliveries whose travel time is up as DELIVERED (:data:`~common.lifecycle.COURIER_STEPS`)
     and free their couriers; a cash order's ``CashCollected`` follows its DELIVERED in the same
-    transaction, so it is announced exactly when the delivery is."""
+    transaction, so it is announced exactly when the delivery is. One query each for the
+    deliveries, the events, their new states and the couriers."""
     now = timezone.now()
     due = list(
         Delivery.objects.select_for_update(skip_locked=True, of=("self",))
@@ -92,16 +103,20 @@ def deliveries_complete_due(limit: int = 100) -> int:
         .filter(stage=Delivery.Stage.OUT_FOR_DELIVERY, due_at__lte=now)
         .order_by("due_at")[:limit]
     )
-    for delivery in due:
-        with bound(delivery.correlation_id):
-            delivery.stage, delivery.delivered_at, delivery.due_at = Delivery.Stage.DELIVERED, now, None
-            publisher.announce_next(delivery, Status.DELIVERED)
-            if delivery.cash_due is not None:
-                publisher.publish(
-                    CashCollected(amount=delivery.cash_due, courier=delivery.courier.name),
-                    order_id=delivery.order_id, correlation_id=delivery.correlation_id,
-                )
-            delivery.save(update_fields=["stage", "delivered_at", "due_at", "sequence", "updated_at"])
-            Courier.objects.filter(id=delivery.courier_id).update(busy=False)
-            log.info("order %s delivered by %s", delivery.order_id, delivery.courier)
+    if not due:
+        return 0
+    with publisher.batched():
+        for delivery in due:
+            with bound(delivery.correlation_id):
+                delivery.stage, delivery.delivered_at, delivery.due_at = Delivery.Stage.DELIVERED, now, None
+                delivery.updated_at = now
+                publisher.announce_next(delivery, Status.DELIVERED)
+                if delivery.cash_due is not None:
+                    publisher.publish(
+                        CashCollected(amount=delivery.cash_due, courier=delivery.courier.name),
+                        order_id=delivery.order_id, correlation_id=delivery.correlation_id,
+                    )
+                log.info("order %s delivered by %s", delivery.order_id, delivery.courier)
+    Delivery.objects.bulk_update(due, ["stage", "delivered_at", "due_at", "sequence", "updated_at"])
+    Courier.objects.filter(id__in=[delivery.courier_id for delivery in due]).update(busy=False)
     return len(due)

@@ -169,10 +169,13 @@ def ticket_cancel(*, order_id: uuid.UUID, correlation_id: str, reason: str | Non
 
 @transaction.atomic
 def tickets_advance_due(limit: int = 100) -> int:
-    """Move every ticket whose timer is due one step along :data:`~common.lifecycle.KITCHEN_STEPS`
-    (ACCEPTED -> PREPARING -> READY_FOR_DELIVERY) and announce it; return how many moved.
+    """Move every ticket whose timer is due along :data:`~common.lifecycle.KITCHEN_STEPS`
+    (ACCEPTED -> PREPARING -> READY_FOR_DELIVERY) and announce each step; return how many tickets moved.
 
-    ``skip_locked`` lets several worker hosts share the work without blocking each other.
+    A ticket takes every step that is due by now, in order, each announced: one whose next stage
+    takes no time goes on at once instead of waiting for another tick. The events go
+    out in one INSERT and the tickets in one UPDATE. ``skip_locked`` lets several worker hosts
+    share the work without blocking each other.
     """
     now = timezone.now()
     due = list(
@@ -180,11 +183,14 @@ def tickets_advance_due(limit: int = 100) -> int:
         .filter(next_stage_at__lte=now)
         .order_by("next_stage_at")[:limit]
     )
-    for ticket in due:
-        with bound(ticket.correlation_id):
-            step = KITCHEN_STEPS[Status(ticket.stage)]
-            _move(ticket, step.next)
-            ticket.next_stage_at = _due_after(step.next, now)
-            ticket.save(update_fields=["stage", "next_stage_at", "sequence", "updated_at"])
-            log.info("order %s is %s", ticket.order_id, step.next)
+    with publisher.batched():
+        for ticket in due:
+            with bound(ticket.correlation_id):
+                while ticket.next_stage_at is not None and ticket.next_stage_at <= now:
+                    step = KITCHEN_STEPS[Status(ticket.stage)]
+                    _move(ticket, step.next)
+                    ticket.next_stage_at = _due_after(step.next, now)
+                    log.info("order %s is %s", ticket.order_id, step.next)
+            ticket.updated_at = now
+    Ticket.objects.bulk_update(due, ["stage", "next_stage_at", "sequence", "updated_at"])
     return len(due)

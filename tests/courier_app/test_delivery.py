@@ -70,3 +70,20 @@ def test_a_republished_ready_changes_nothing():
     assert services.delivery_open(**envelope) is not None
     assert services.delivery_open(**envelope) is None
     assert Delivery.objects.count() == 1
+
+
+def test_dispatching_and_delivering_many_takes_a_few_round_trips(django_assert_num_queries):
+    orders = [ready() for _ in range(3)]
+    for order in orders:
+        services.delivery_open(**order)
+    free = Courier.objects.filter(active=True, busy=False).count()
+    Courier.objects.bulk_create(Courier(name=f"Extra {i}") for i in range(max(0, 3 - free)))
+    # Inside each tick's savepoint: the waiting orders, the free couriers, the events, the couriers, the deliveries.
+    with django_assert_num_queries(2 + 5):
+        assert services.deliveries_dispatch() == 3
+    # The due deliveries, the events, the deliveries, the couriers.
+    with django_assert_num_queries(2 + 4):
+        assert services.deliveries_complete_due() == 3
+    for order in orders:
+        assert [status for status, _, _ in published(order["order_id"])] == ["OUT_FOR_DELIVERY", "DELIVERED"]
+    assert not Courier.objects.filter(busy=True).exists()

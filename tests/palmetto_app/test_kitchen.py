@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
+from common.config import Timings
 from common.events import decode
 from common.lifecycle import Status
 from palmetto_app.kitchen import services
@@ -25,14 +27,38 @@ def test_accepted_order_moves_through_the_kitchen_when_timers_are_due():
     envelope = order_placed(("margherita-30", 2))
     ticket = open_ticket(envelope)
     assert ticket.stage == Status.ACCEPTED
-    # Timings are zero in tests: each stage is due at once.
-    assert services.tickets_advance_due() == 1
+    # Timings are zero in tests: each stage is due at once, so one tick takes the ticket through both
+    # steps, each announced.
     assert services.tickets_advance_due() == 1
     assert services.tickets_advance_due() == 0
     ticket.refresh_from_db()
     assert ticket.stage == Status.READY_FOR_DELIVERY and ticket.next_stage_at is None
     assert published(envelope.order_id) == [("ACCEPTED", 1), ("PREPARING", 2), ("READY_FOR_DELIVERY", 3)]
     assert all(r.key == envelope.correlation_id for r in OutboxMessage.objects.all())
+
+
+def test_a_tick_stops_at_a_stage_that_takes_time(settings):
+    settings.PALMETTO_CONFIG = dataclasses.replace(settings.PALMETTO_CONFIG, timings=Timings(0, 300, 0))
+    envelope = order_placed()
+    ticket = open_ticket(envelope)
+    before = timezone.now()
+    assert services.tickets_advance_due() == 1
+    ticket.refresh_from_db()
+    assert ticket.stage == Status.PREPARING
+    assert ticket.next_stage_at >= before + timedelta(seconds=300)
+    assert services.tickets_advance_due() == 0
+    assert published(envelope.order_id) == [("ACCEPTED", 1), ("PREPARING", 2)]
+
+
+def test_a_tick_announces_many_tickets_in_a_few_round_trips(django_assert_num_queries):
+    envelopes = [order_placed() for _ in range(5)]
+    for envelope in envelopes:
+        open_ticket(envelope)
+    # The due tickets, then the events in one INSERT and the tickets in one UPDATE (inside its savepoint).
+    with django_assert_num_queries(5):
+        assert services.tickets_advance_due() == 5
+    for envelope in envelopes:
+        assert published(envelope.order_id) == [("ACCEPTED", 1), ("PREPARING", 2), ("READY_FOR_DELIVERY", 3)]
 
 
 def test_timers_not_yet_due_wait():
@@ -69,10 +95,11 @@ def cancel(envelope) -> None:
     services.ticket_cancel(order_id=envelope.order_id, correlation_id=envelope.correlation_id, reason="changed my mind")
 
 
-def test_cancellation_before_the_food_is_ready_cancels_the_ticket():
+def test_cancellation_before_the_food_is_ready_cancels_the_ticket(settings):
+    settings.PALMETTO_CONFIG = dataclasses.replace(settings.PALMETTO_CONFIG, timings=Timings(0, 300, 0))
     envelope = order_placed()
     open_ticket(envelope)
-    services.tickets_advance_due()  # PREPARING
+    services.tickets_advance_due()  # PREPARING, for 300 s
     cancel(envelope)
     ticket = Ticket.objects.get(order_id=envelope.order_id)
     assert ticket.stage == Status.CANCELLED and ticket.next_stage_at is None

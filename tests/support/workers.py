@@ -44,6 +44,7 @@ def consumer_for(service: Service, partition: int, bootstrap: str, prefix: str,
         bootstrap_servers=bootstrap,
         topic_prefix=prefix,
         dead_letters=producer(bootstrap, "tests-dlt"),
+        publisher=service.publisher,
         backoff=Backoff(first=0.05, cap=0.2),
     )
 

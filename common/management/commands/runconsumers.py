@@ -85,6 +85,7 @@ class Command(BaseCommand):
                 bootstrap_servers=bootstrap,
                 topic_prefix=prefix,
                 dead_letters=dead_letters,
+                publisher=service.publisher,
                 batch_size=options["batch_size"],
                 crash_before_offset_commit=config.crash_before_offset_commit,
             )
