@@ -1,11 +1,12 @@
-"""Database connection hygiene for long-running workers."""
+"""Database helpers for long-running workers: connection hygiene, set-based updates, LISTEN/NOTIFY wake-ups."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, models
 
 # How often a worker loop lets Django retire its connection (CONN_MAX_AGE) and health-check it.
 CONNECTION_CHECK_SECONDS = 5.0
@@ -34,6 +35,36 @@ def drop_broken_connection() -> None:
             connection.close()
     except Exception:
         connection.close()
+
+
+def update_each(model: type[models.Model], objs: Sequence[models.Model], fields: Sequence[str]) -> None:
+    """Save ``fields`` of every one of ``objs`` (each its own values) in one statement.
+
+    What ``QuerySet.bulk_update`` does, for the workers' hot paths: on PostgreSQL one
+    ``UPDATE ... FROM (VALUES ...)``, whose cost in Python grows with the number of values, where
+    ``bulk_update`` builds and compiles a ``CASE`` expression per object and field (most of a timer
+    tick's CPU). Other databases get ``bulk_update``. ``auto_now`` fields are not touched: set them.
+    """
+    if not objs:
+        return
+    if connection.vendor != "postgresql":
+        model.objects.bulk_update(objs, fields)
+        return
+    quote = connection.ops.quote_name
+    pk = model._meta.pk
+    columns = [pk, *(model._meta.get_field(name) for name in fields)]
+    row = "(" + ", ".join(f"%s::{field.db_type(connection)}" for field in columns) + ")"
+    params = []
+    for obj in objs:
+        params.append(pk.get_db_prep_value(obj.pk, connection))
+        params += [field.get_db_prep_save(getattr(obj, field.attname), connection) for field in columns[1:]]
+    names = [quote(field.column) for field in columns]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {quote(model._meta.db_table)} AS t SET {', '.join(f'{n} = v.{n}' for n in names[1:])} "
+            f"FROM (VALUES {', '.join([row] * len(objs))}) AS v({', '.join(names)}) WHERE t.{names[0]} = v.{names[0]}",
+            params,
+        )
 
 
 # -- waking workers with PostgreSQL LISTEN/NOTIFY ----------------------------------------------------

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from common.correlation import bound
+from common.db import update_each
 from common.deployment import COURIER
 from common.events import CashCollected
 from common.lifecycle import COURIER_STEPS, Status
@@ -83,8 +84,8 @@ def deliveries_dispatch(limit: int = 100) -> int:
                 publisher.announce_next(delivery, Status.OUT_FOR_DELIVERY, courier=courier.name)
                 log.info("order %s is out for delivery with %s", delivery.order_id, courier.name)
     Courier.objects.filter(id__in=[courier.id for _, courier in dispatched]).update(busy=True)
-    Delivery.objects.bulk_update(
-        [delivery for delivery, _ in dispatched],
+    update_each(
+        Delivery, [delivery for delivery, _ in dispatched],
         ["courier", "stage", "picked_up_at", "due_at", "sequence", "updated_at"],
     )
     return len(dispatched)
@@ -117,6 +118,6 @@ def deliveries_complete_due(limit: int = 100) -> int:
                         order_id=delivery.order_id, correlation_id=delivery.correlation_id,
                     )
                 log.info("order %s delivered by %s", delivery.order_id, delivery.courier)
-    Delivery.objects.bulk_update(due, ["stage", "delivered_at", "due_at", "sequence", "updated_at"])
+    update_each(Delivery, due, ["stage", "delivered_at", "due_at", "sequence", "updated_at"])
     Courier.objects.filter(id__in=[delivery.courier_id for delivery in due]).update(busy=False)
     return len(due)

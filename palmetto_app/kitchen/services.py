@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from common.correlation import bound
+from common.db import update_each
 from common.deployment import PALMETTO
 from common.events import CancellationDeclined, OrderPlaced
 from common.lifecycle import CANCELLABLE, KITCHEN_STEPS, PaymentMethod, Status
@@ -192,5 +193,5 @@ def tickets_advance_due(limit: int = 100) -> int:
                     ticket.next_stage_at = _due_after(step.next, now)
                     log.info("order %s is %s", ticket.order_id, step.next)
             ticket.updated_at = now
-    Ticket.objects.bulk_update(due, ["stage", "next_stage_at", "sequence", "updated_at"])
+    update_each(Ticket, due, ["stage", "next_stage_at", "sequence", "updated_at"])
     return len(due)
