@@ -11,7 +11,10 @@ stall check, offset commit, client replacement) and hands each batch to a
    event ids in the inbox (one query);
 3. after the transaction commits, sends messages that can never succeed
    (:class:`InvalidEvent`) to ``<topic>.DLT`` and waits for Kafka's ack;
-4. only then the consumer commits the offsets synchronously.
+4. only then the consumer commits the offsets synchronously: under load at most every
+   :data:`COMMIT_INTERVAL_S` for all batches applied since the last commit, at once when the
+   partition goes quiet, and on stop. A crash in between redelivers batches that are already
+   in the database, which the inbox skips.
 
 A handler that finds its message can never succeed rolls the whole batch back;
 the batch is then applied again one message at a time, each in a savepoint, so
@@ -59,6 +62,9 @@ log = logging.getLogger("palmetto.consumer")
 REQUEST_TIMEOUT_MS = 10_000
 # How long one synchronous offset commit may take before the client is given up on (see ``_commit``).
 COMMIT_TIMEOUT_S = 15.0
+# Under load, offsets are committed at most this often (each commit is a write to the broker's
+# __consumer_offsets log); at once when the partition goes quiet, and on stop.
+COMMIT_INTERVAL_S = 0.2
 # After this long without a message, ask the broker whether the partition has any: if it does, or the
 # client cannot ask, the client is stuck (see ClientStuck).
 STALL_CHECK_S = 10.0
@@ -353,6 +359,7 @@ class PartitionConsumer:
         guard: FailureGuard | None = None,
         crash_before_offset_commit: int = 0,
         commit_timeout: float = COMMIT_TIMEOUT_S,
+        commit_interval: float = COMMIT_INTERVAL_S,
         stall_check: float = STALL_CHECK_S,
         client_attempts: int = 3,
     ) -> None:
@@ -362,6 +369,7 @@ class PartitionConsumer:
         self.backoff = backoff
         self.crash_before_offset_commit = crash_before_offset_commit
         self.commit_timeout = commit_timeout
+        self.commit_interval = commit_interval
         self.stall_check = stall_check
         self.client_attempts = client_attempts
         self.by_topic = {s.topic.full_name(topic_prefix): s for s in subscriptions}
@@ -417,12 +425,17 @@ class PartitionConsumer:
             log.info("%s assigned to %s", self.name, ", ".join(f"{t}[{self.partition}]" for t in self.by_topic))
             # Offset of the next message wanted per topic (None: from the beginning), for the stall check.
             expected = {tp.topic: tp.offset if tp.offset >= 0 else None for tp in start}
-            active_at = time.monotonic()
+            active_at = committed_at = time.monotonic()
+            # The last message per topic of the batches applied in the database whose offsets are not committed.
+            uncommitted: dict[str, Message] = {}
             while not stop.is_set():
                 # Wait for one message, then take whatever else is already fetched: consume() alone
                 # would hold a lone message until the batch fills or the timeout passes.
-                first = consumer.poll(0.5)
+                first = consumer.poll(self.commit_interval if uncommitted else 0.5)
                 if first is None:
+                    if uncommitted:  # the partition went quiet: commit what was applied
+                        self._commit(consumer, list(uncommitted.values()), stop)
+                        uncommitted, committed_at = {}, time.monotonic()
                     if time.monotonic() - active_at >= self.stall_check:
                         self._check_not_stalled(consumer, expected)
                         active_at = time.monotonic()
@@ -435,8 +448,13 @@ class PartitionConsumer:
                     expected[m.topic()] = m.offset() + 1
                 if batch and self.applier.apply_until_done(batch, stop):
                     self._maybe_crash()
-                    self._commit(consumer, batch, stop)
+                    uncommitted |= {m.topic(): m for m in batch}
+                    if time.monotonic() - committed_at >= self.commit_interval:
+                        self._commit(consumer, list(uncommitted.values()), stop)
+                        uncommitted, committed_at = {}, time.monotonic()
                     metrics.batch_done(self.service, self.partition, len(batch), active_at)
+            if uncommitted:  # stopping: what was applied is committed before the client closes
+                self._commit(consumer, list(uncommitted.values()), stop)
         except ClientStuck as exc:
             abandoned = exc.abandoned
             raise
