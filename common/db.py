@@ -141,6 +141,9 @@ class Wakeup:
                 return False
             try:
                 if any(True for _ in self._conn.notifies(timeout=min(left, self.slice_seconds), stop_after=1)):
+                    # Read the others already here too: a burst of transactions is one wake-up, not one each.
+                    for _ in self._conn.notifies(timeout=0):
+                        pass
                     return True
             except Exception:
                 self.close()

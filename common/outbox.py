@@ -107,7 +107,8 @@ class OutboxRelay:
     name = "outbox-relay"
 
     def run(self, stop: threading.Event) -> None:
-        poll_loop(self.name, self.publish_batch, stop, self.idle_seconds, wakeup=Wakeup(OUTBOX_CHANNEL))
+        poll_loop(self.name, self.publish_batch, stop, self.idle_seconds, wakeup=Wakeup(OUTBOX_CHANNEL),
+                  full=self.batch_size)
 
     def publish_batch(self) -> int:
         """Publish up to ``batch_size`` rows; return how many Kafka acknowledged."""

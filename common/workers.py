@@ -39,20 +39,26 @@ class Worker(Protocol):
 
 def poll_loop(name: str, step: Callable[[], int], stop: threading.Event, idle_seconds: float,
               backoff: Backoff = Backoff(), wakeup: Wakeup | None = None,
-              next_due: Callable[[], float | None] | None = None) -> None:
-    """Call ``step`` until ``stop``: again at once while it does work; when it did none, sleep until
-    ``wakeup`` is notified, ``next_due()`` seconds pass (work known to fall due then), or at most
-    ``idle_seconds`` (the safety-net poll).
+              next_due: Callable[[], float | None] | None = None, full: int | None = None) -> None:
+    """Call ``step`` until ``stop``. A step that did ``full`` or more (a full batch: more may be
+    waiting) is followed by the next at once; otherwise the loop sleeps until ``wakeup`` is
+    notified, ``next_due()`` seconds pass (work known to fall due then), or at most
+    ``idle_seconds`` (the safety-net poll). Without ``wakeup`` or ``full``, any step that did
+    work is followed by the next at once.
 
-    Under load, work is gathered into bigger batches: after a step that did work, and after a
-    notification that comes while the loop was busy recently, it waits ``coalesce`` seconds
-    first (a lone event at rest is handled at once).
+    Work is not left behind by sleeping after a partial batch: whatever was written during the
+    step notified ``wakeup`` (a notification waits on the listening connection until read), and
+    timers falling due later are what ``next_due`` is for. Under load, work is gathered into
+    bigger batches: a notification that comes while the loop was busy recently is followed by a
+    wait of ``COALESCE_SECONDS`` (a lone event at rest is handled at once).
 
     A failing step (database down, broker unreachable) is retried after
     exponential back-off; like a consumer's batch, the work is never skipped.
     """
+    if full is None and wakeup is None:
+        full = 1
     try:
-        _poll(name, step, stop, idle_seconds, backoff, wakeup, next_due)
+        _poll(name, step, stop, idle_seconds, backoff, wakeup, next_due, full)
     finally:
         if wakeup is not None:
             wakeup.close()
@@ -62,7 +68,7 @@ def poll_loop(name: str, step: Callable[[], int], stop: threading.Event, idle_se
 COALESCE_SECONDS, BUSY_WINDOW_SECONDS = 0.01, 0.25
 
 
-def _poll(name, step, stop, idle_seconds, backoff, wakeup, next_due) -> None:
+def _poll(name, step, stop, idle_seconds, backoff, wakeup, next_due, full) -> None:
     attempt = 0
     worked_at = -BUSY_WINDOW_SECONDS
     while not stop.is_set():
@@ -79,22 +85,27 @@ def _poll(name, step, stop, idle_seconds, backoff, wakeup, next_due) -> None:
             continue
         if done:
             worked_at = time.monotonic()
-            stop.wait(COALESCE_SECONDS)
-        else:
-            timeout = idle_seconds
-            if next_due is not None:
-                try:
-                    due = next_due()
-                except Exception:
-                    log.exception("%s: cannot read when work falls due next", name)
-                    due = None
-                if due is not None:
-                    # A floor: work due but not taken (locked by another host) must not spin this loop.
-                    timeout = min(timeout, max(0.05, due))
-            if wakeup is None:
-                stop.wait(timeout)
-            elif wakeup.wait(stop, timeout) and time.monotonic() - worked_at < BUSY_WINDOW_SECONDS:
+            if full is not None and done >= full:
                 stop.wait(COALESCE_SECONDS)
+                continue
+        timeout = idle_seconds
+        if next_due is not None:
+            try:
+                due = next_due()
+            except Exception:
+                log.exception("%s: cannot read when work falls due next", name)
+                due = None
+            if due is not None:
+                # A floor: work due but not taken (locked by another host) must not spin this loop.
+                timeout = min(timeout, max(0.05, due))
+        if wakeup is None:
+            stop.wait(timeout)
+        elif wakeup.wait(stop, timeout) and time.monotonic() - worked_at < BUSY_WINDOW_SECONDS:
+            stop.wait(COALESCE_SECONDS)
+
+
+# How many timers a tick takes at most (the ``limit`` of the services' ticks).
+TICK_LIMIT = 100
 
 
 class TickLoop:
@@ -108,16 +119,20 @@ class TickLoop:
     """
 
     def __init__(self, ticks: Sequence[Tick], *, name: str = "timers", idle_seconds: float = 1.0,
-                 next_due: Callable[[], float | None] | None = None, channel: str | None = TIMERS_CHANNEL) -> None:
+                 next_due: Callable[[], float | None] | None = None, channel: str | None = TIMERS_CHANNEL,
+                 full: int | None = TICK_LIMIT) -> None:
+        """``full``: a tick that did this much may have left work due, so the next runs at once (see
+        :func:`poll_loop`); the ticks' own batch size."""
         self.ticks = ticks
         self.name = name
         self.idle_seconds = idle_seconds
         self.next_due = next_due
         self.channel = channel
+        self.full = full
 
     def run(self, stop: threading.Event) -> None:
         poll_loop(self.name, lambda: sum(tick() for tick in self.ticks), stop, self.idle_seconds,
-                  wakeup=Wakeup(self.channel) if self.channel else None, next_due=self.next_due)
+                  wakeup=Wakeup(self.channel) if self.channel else None, next_due=self.next_due, full=self.full)
 
 
 @dataclass

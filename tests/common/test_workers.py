@@ -124,6 +124,30 @@ def test_poll_loop_runs_again_at_once_while_there_is_work_and_idles_when_there_i
     assert calls[3] - calls[2] >= 0.3  # an idle wait after the step that found nothing
 
 
+# poll_loop resets stale database connections around each step, so it needs the test database.
+@pytest.mark.django_db
+def test_poll_loop_runs_again_at_once_only_after_a_full_batch_when_it_is_told_what_full_is():
+    stop = threading.Event()
+    results = iter([5, 2, 0])
+    calls: list[float] = []
+
+    def step() -> int:
+        calls.append(time.monotonic())
+        result = next(results, None)
+        if result is None:
+            stop.set()
+            return 0
+        return result
+
+    # A partial batch leaves nothing behind: what arrives meanwhile notifies the loop's wakeup, and
+    # later timers are next_due's; so after one the loop sleeps until woken (here: the idle poll).
+    poll_loop("test", step, stop, idle_seconds=0.3, full=5)
+    assert len(calls) == 4
+    assert calls[1] - calls[0] < 0.25  # a full batch: the next step at once
+    assert calls[2] - calls[1] >= 0.3  # a partial one: wait
+    assert calls[3] - calls[2] >= 0.3
+
+
 @pytest.mark.parametrize("attempt, delay", [(1, 0.2), (2, 0.4), (3, 0.8), (6, 6.4), (7, 10.0), (50, 10.0)])
 def test_backoff_doubles_from_the_first_delay_up_to_the_cap(attempt, delay):
     assert Backoff().delay(attempt) == pytest.approx(delay)

@@ -94,7 +94,9 @@ class Command(BaseCommand):
         workers.append(OutboxRelay(service.outbox, producer("relay"), topic_prefix=prefix))
         if service.ticks:
             workers.append(TickLoop(service.ticks, next_due=service.next_due))
-        workers += [TickLoop((job.tick,), name=job.name, idle_seconds=0.5, channel=None) for job in service.jobs]
+        workers += [
+            TickLoop((job.tick,), name=job.name, idle_seconds=0.5, channel=None, full=None) for job in service.jobs
+        ]
         metrics_port = options["metrics_port"]
         if metrics_port is None:
             metrics_port = config.metrics_ports[service.name]
