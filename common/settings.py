@@ -125,7 +125,7 @@ DEFAULT_FROM_EMAIL = CONFIG.email.from_address
 # Shared by every worker process and host of a service: throttle counts (the login and order limits)
 # live in the service's own database, in the table the `common` app's migration creates.
 CACHE_TABLE = "palmetto_cache"
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": CACHE_TABLE}}
+CACHES = {"default": {"BACKEND": "common.cache.UpsertDatabaseCache", "LOCATION": CACHE_TABLE}}
 
 # The one way code reads the configuration: settings.PALMETTO_CONFIG (tests replace it with dataclasses.replace).
 PALMETTO_CONFIG = CONFIG
