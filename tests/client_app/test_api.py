@@ -229,6 +229,24 @@ def test_schema_and_swagger_ui_are_served_without_login():
     assert anonymous.get("/api/docs/").status_code == 200
 
 
+def test_the_shared_order_serializer_answers_as_a_fresh_one_in_every_thread(api):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from client_app.orders import selectors
+    from client_app.orders.api.serializers import OrderOut, order_out
+
+    ids = [place(api, order_body(items=[{"itemId": "tiramisu", "quantity": n}])).json()["orderId"] for n in (1, 2, 3)]
+    orders = [selectors.order_get(uuid.UUID(i)) for i in ids]
+    orders[1].payment.delete()  # an order placed before payments existed: payment null
+    orders[1] = selectors.order_get(orders[1].id)
+    expected = [OrderOut(order).data for order in orders]
+    assert expected[1]["payment"] is None and [e["items"][0]["quantity"] for e in expected] == [1, 2, 3]
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda i: order_out(orders[i % 3]), range(60)))
+    assert answers == [expected[i % 3] for i in range(60)]
+    assert isinstance(answers[0].serializer, OrderOut) and answers[0].serializer.instance is orders[0]
+
+
 def test_placing_an_order_takes_few_database_round_trips(api, django_assert_max_num_queries):
     place(api, order_body())  # warm: the first request of a client may load more (sessions, content types)
     # Token; the order throttle in the shared database cache (read, and a one-statement write in a savepoint
