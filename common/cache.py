@@ -1,19 +1,23 @@
-"""The shared cache (settings.CACHES): Django's database cache, writing each entry in one statement.
+"""The shared cache (settings.CACHES): Django's database cache, one statement per read or write.
 
-Django's stock ``DatabaseCache`` spends four statements on every ``set``: it counts the
-whole table (to decide whether to cull), then, in a transaction of its own, reads the key
-and inserts or updates it. The throttles write their entry on every request they allow,
-so on the order path that was most of the cache's cost. :class:`UpsertDatabaseCache`
-keeps the stock table, reads and semantics and changes two things on PostgreSQL:
+Django's stock ``DatabaseCache`` spends five round trips on every ``set``: it counts the
+whole table (to decide whether to cull), then, in a transaction of its own (BEGIN, COMMIT),
+reads the key and inserts or updates it; and a ``get`` that finds an expired entry deletes
+it. The throttles read and write their entry on every request they allow, so on the order
+path that was most of the cache's cost. :class:`UpsertDatabaseCache` keeps the stock table and
+semantics and changes three things on PostgreSQL:
 
 * ``set``, ``add`` and ``touch`` are one statement each (``INSERT ... ON CONFLICT
   (cache_key) DO UPDATE``, or a plain ``UPDATE`` for ``touch``). PostgreSQL makes the
   upsert atomic against a concurrent writer of the same key, which the stock code needed
   its transaction for; a write that fails still answers False without spoiling the
   caller's transaction (it runs in a savepoint inside an atomic block).
-* Culling is checked at most once per ``CULL_INTERVAL`` seconds per process and table,
-  not on every write. Between checks the table may exceed ``MAX_ENTRIES`` a little; expired
-  entries are never returned either way (reads check ``expires``).
+* ``get``/``get_many`` select live entries only (``expires`` checked in the query) and leave
+  expired ones to the cull: the next write of the key overwrites it anyway.
+* Culling runs at most once per ``CULL_INTERVAL`` seconds per process and table, not on
+  every write: it deletes the expired entries (``expires`` is indexed), then culls as the
+  stock backend does if the table still holds more than ``MAX_ENTRIES``. Between two culls
+  the table may exceed ``MAX_ENTRIES`` a little.
 
 Other databases (the quick local run on SQLite) get the stock behaviour unchanged.
 """
@@ -41,7 +45,7 @@ class UpsertDatabaseCache(DatabaseCache):
     """``DatabaseCache`` whose writes are single upserts on PostgreSQL and whose culling is periodic.
 
     ``OPTIONS``: ``MAX_ENTRIES`` and ``CULL_FREQUENCY`` as Django documents them, plus
-    ``CULL_INTERVAL`` (seconds between two culling checks of one process; default 60).
+    ``CULL_INTERVAL`` (seconds between two culls by one process; default 60).
     """
 
     # Monotonic time of the next culling check, per (database alias, table): shared by the
@@ -52,6 +56,23 @@ class UpsertDatabaseCache(DatabaseCache):
     def __init__(self, table: str, params: dict[str, Any]) -> None:
         super().__init__(table, params)
         self.cull_interval = float(params.get("OPTIONS", {}).get("CULL_INTERVAL", DEFAULT_CULL_INTERVAL))
+
+    def get_many(self, keys: Any, version: int | None = None) -> dict[Any, Any]:
+        db = router.db_for_read(self.cache_model_class)
+        connection = connections[db]
+        if connection.vendor != "postgresql" or not keys:
+            return super().get_many(keys, version)
+        key_map = {self.make_and_validate_key(key, version=version): key for key in keys}
+        quote_name = connection.ops.quote_name
+        cache_key, value_column, expires_column = (quote_name(c) for c in ("cache_key", "value", "expires"))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {cache_key}, {value_column} FROM {quote_name(self._table)} "
+                f"WHERE {cache_key} IN ({', '.join(['%s'] * len(key_map))}) AND {expires_column} >= %s",
+                [*key_map, connection.ops.adapt_datetimefield_value(tz_now())],  # live: not yet past expires
+            )
+            rows = cursor.fetchall()
+        return {key_map[key]: pickle.loads(base64.b64decode(value.encode())) for key, value in rows}
 
     def _base_set(self, mode: str, key: str, value: Any, timeout: float | None = DEFAULT_TIMEOUT) -> bool:
         db = router.db_for_write(self.cache_model_class)
@@ -93,14 +114,19 @@ class UpsertDatabaseCache(DatabaseCache):
             return False  # as the stock backend: a cache write may fail silently
 
     def _maybe_cull(self, db: str, cursor: Any, now: datetime) -> None:
-        """Count the table and cull it (the stock way) unless this process checked less than ``cull_interval`` ago."""
+        """Delete expired entries, then cull the stock way if still too many, unless this process did so less
+        than ``cull_interval`` ago."""
         slot = (db, self._table)
         with self._cull_lock:
             clock = time.monotonic()
             if clock < self._next_cull.get(slot, 0.0):
                 return
             self._next_cull[slot] = clock + self.cull_interval
-        cursor.execute(f"SELECT COUNT(*) FROM {connections[db].ops.quote_name(self._table)}")
+        ops = connections[db].ops
+        table = ops.quote_name(self._table)
+        expired = ops.adapt_datetimefield_value(now)
+        cursor.execute(f"DELETE FROM {table} WHERE {ops.quote_name('expires')} < %s", [expired])
+        cursor.execute(f"SELECT COUNT(*) FROM {table}")
         entries = cursor.fetchone()[0]
         if entries > self._max_entries:
             self._cull(db, cursor, now, entries)

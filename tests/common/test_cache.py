@@ -63,16 +63,31 @@ def test_a_write_is_one_statement_in_autocommit(cache, django_assert_num_queries
         cache.touch("k", 60)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_read_is_one_statement_and_returns_live_entries_only(cache, django_assert_num_queries):
+    cache.set("live", 1, 60)
+    cache.set("expired", 2, 0)
+    with django_assert_num_queries(1):  # the expired entry is left to the cull, not deleted by the read
+        assert cache.get_many(["live", "expired", "missing"]) == {"live": 1}
+    assert cache.get("expired", "default") == "default" and cache.has_key("live") and not cache.has_key("expired")
+    assert _rows() == 2
+
+
 @pytest.mark.django_db
-def test_culling_is_checked_once_per_interval(cache, monkeypatch):
+def test_culling_runs_once_per_interval(cache, monkeypatch):
     for i in range(4):
         cache.set(f"expired-{i}", i, 0)
     cache.set("live", 1, 60)
-    assert _rows() == 5  # checked (and found nothing to cull) at the first write only
+    assert _rows() == 5  # culled (nothing) at the first write only
     monkeypatch.setattr(UpsertDatabaseCache, "_next_cull", {})  # the interval has passed
     cache.set("next", 2, 60)
-    assert _rows() == 2  # over MAX_ENTRIES: the expired entries went, as the stock backend culls
+    assert _rows() == 2  # the expired entries went
     assert cache.get("live") == 1 and cache.get("next") == 2
+    for i in range(4):
+        cache.set(f"live-{i}", i, 60)
+    monkeypatch.setattr(UpsertDatabaseCache, "_next_cull", {})
+    cache.set("last", 3, 60)
+    assert _rows() < 7  # over MAX_ENTRIES (3) with nothing expired: culled as the stock backend culls
 
 
 @pytest.mark.django_db
