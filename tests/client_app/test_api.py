@@ -247,6 +247,35 @@ def test_the_shared_order_serializer_answers_as_a_fresh_one_in_every_thread(api)
     assert isinstance(answers[0].serializer, OrderOut) and answers[0].serializer.instance is orders[0]
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        order_body(),
+        order_body(currency="EUR", totalAmount="22.00", payment={"method": "card", "amount": "25.50"},
+                   items=[{"itemId": "tiramisu", "quantity": 2, "price": "5.00"}]),
+        None,
+        [],
+        "text",
+        {},
+        order_body(items=[]),
+        order_body(items=[{"itemId": "tiramisu", "quantity": 0, "price": 5}, {"quantity": 1}]),
+        order_body(customer={"name": "", "phone": "call me"}, payment={"method": "cheque"}, totalAmount="1.001"),
+    ],
+)
+def test_the_shared_order_validator_answers_as_a_fresh_serializer(body):
+    from rest_framework.exceptions import ValidationError
+
+    from client_app.orders.api.serializers import OrderCreateIn, order_create_in
+
+    fresh = OrderCreateIn(data=body)
+    if fresh.is_valid():
+        assert order_create_in(body) == fresh.validated_data
+    else:
+        with pytest.raises(ValidationError) as refused:
+            order_create_in(body)
+        assert refused.value.detail == fresh.errors and refused.value.detail
+
+
 def test_placing_an_order_takes_few_database_round_trips(api, django_assert_max_num_queries):
     place(api, order_body())  # warm: the first request of a client may load more (sessions, content types)
     # Token; the order throttle in the shared database cache (read, and a one-statement write in a savepoint

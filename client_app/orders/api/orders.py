@@ -26,7 +26,16 @@ from ..models import Order
 from ..services.cancelling import order_request_cancel
 from ..services.placing import Idempotency, PaymentRequest, order_place
 from ..services.pricing import LineRequest
-from .serializers import CancelIn, MenuItemOut, OrderCreateIn, OrderListQuery, OrderOut, OrderSummaryOut, order_out
+from .serializers import (
+    CancelIn,
+    MenuItemOut,
+    OrderCreateIn,
+    OrderListQuery,
+    OrderOut,
+    OrderSummaryOut,
+    order_create_in,
+    order_out,
+)
 from .throttles import OrderCreateThrottle
 
 IDEMPOTENCY_KEY_MAX = 100
@@ -111,9 +120,7 @@ class OrderListCreateView(ListAPIView):
         parameters=[IDEMPOTENCY_PARAM],
     )
     def post(self, request: Request) -> Response:
-        data = OrderCreateIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        body = data.validated_data
+        body = order_create_in(request.data)
         address = body["deliveryAddress"]
         placed = order_place(
             customer_account=request.user,
