@@ -125,7 +125,7 @@ DEFAULT_FROM_EMAIL = CONFIG.email.from_address
 # Shared by every worker process and host of a service: throttle counts (the login and order limits)
 # live in the service's own database, in the table the `common` app's migration creates.
 CACHE_TABLE = "palmetto_cache"
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": CACHE_TABLE}}
+CACHES = {"default": {"BACKEND": "common.cache.UpsertDatabaseCache", "LOCATION": CACHE_TABLE}}
 
 # The one way code reads the configuration: settings.PALMETTO_CONFIG (tests replace it with dataclasses.replace).
 PALMETTO_CONFIG = CONFIG
@@ -188,7 +188,11 @@ def parse_database_url(url: str, *, lock_timeout_ms: int = CONFIG.db_lock_timeou
         | {k: v[-1] for k, v in parse_qs(parts.query).items()},
         # Keep connections across requests and batches; consumers still call close_old_connections.
         "CONN_MAX_AGE": 60,
-        "CONN_HEALTH_CHECKS": True,
+        # No "SELECT 1" before each request's first query (a round trip on every request). Django still
+        # checks a connection after any database error (close_old_connections closes it if it no longer
+        # answers) and never reuses one older than CONN_MAX_AGE, so a connection broken while idle (the
+        # server restarted) costs one request a 503 database_unavailable, and a batch a retry, then is replaced.
+        "CONN_HEALTH_CHECKS": False,
     }
 
 

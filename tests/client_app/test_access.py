@@ -165,10 +165,12 @@ def test_logins_and_registrations_are_throttled_per_address(db, monkeypatch):
 
 def test_throttle_counts_live_in_the_shared_database_cache(db):
     from django.conf import settings
-    from django.core.cache import cache
+    from django.core.cache import cache, caches
     from django.db import connection
 
-    assert settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache"
+    from common.cache import UpsertDatabaseCache
+
+    assert isinstance(caches["default"], UpsertDatabaseCache)  # Django's database cache, with one-statement writes
     cache.set("palmetto-probe", 1, 60)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT count(*) FROM {settings.CACHES['default']['LOCATION']}")

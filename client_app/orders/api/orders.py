@@ -26,7 +26,16 @@ from ..models import Order
 from ..services.cancelling import order_request_cancel
 from ..services.placing import Idempotency, PaymentRequest, order_place
 from ..services.pricing import LineRequest
-from .serializers import CancelIn, MenuItemOut, OrderCreateIn, OrderListQuery, OrderOut, OrderSummaryOut
+from .serializers import (
+    CancelIn,
+    MenuItemOut,
+    OrderCreateIn,
+    OrderListQuery,
+    OrderOut,
+    OrderSummaryOut,
+    order_create_in,
+    order_out,
+)
 from .throttles import OrderCreateThrottle
 
 IDEMPOTENCY_KEY_MAX = 100
@@ -63,7 +72,7 @@ def _payment(body: dict | None) -> PaymentRequest | None:
 def _order_response(order: Order, code: int = status.HTTP_200_OK, **headers) -> Response:
     """``order`` as the API shows it (load items and history first, as ``selectors.order_get`` does,
     or they are read one relation at a time)."""
-    return Response(OrderOut(order).data, status=code, headers=headers)
+    return Response(order_out(order), status=code, headers=headers)
 
 
 def _visible_order(request: Request, order_id: uuid.UUID) -> Order:
@@ -111,9 +120,7 @@ class OrderListCreateView(ListAPIView):
         parameters=[IDEMPOTENCY_PARAM],
     )
     def post(self, request: Request) -> Response:
-        data = OrderCreateIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        body = data.validated_data
+        body = order_create_in(request.data)
         address = body["deliveryAddress"]
         placed = order_place(
             customer_account=request.user,
@@ -143,7 +150,7 @@ class OrderDetailView(APIView):
         responses={200: OrderOut},
     )
     def get(self, request: Request, order_id: uuid.UUID) -> Response:
-        return Response(OrderOut(_visible_order(request, order_id)).data)
+        return Response(order_out(_visible_order(request, order_id)))
 
 
 class OrderCancelView(APIView):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.utils.serializer_helpers import ReturnDict
 
 from common.lifecycle import PaymentStatus, Status
 
@@ -175,6 +177,38 @@ class OrderOut(serializers.ModelSerializer):
             "payment",
             "history",
         ]
+
+
+def order_out(order: Order) -> ReturnDict:
+    """``OrderOut(order).data``, computed by one shared ``OrderOut`` whose fields are built once per process.
+
+    A serializer builds its fields on first use by deep-copying every declared field (and a
+    ModelSerializer introspects its model): for ``OrderOut`` and the five serializers nested in it
+    that cost more than turning the order into JSON. ``to_representation`` keeps nothing on the
+    serializer between calls, so one instance serves every request and thread. The result is tied
+    to a fresh ``OrderOut(order)``, as ``.data`` would be (the browsable API reads it from there).
+    """
+    return ReturnDict(_ORDER_OUT.to_representation(order), serializer=OrderOut(order))
+
+
+def order_create_in(data: Any) -> dict[str, Any]:
+    """``OrderCreateIn(data=data)``'s ``validated_data``, validated by one shared ``OrderCreateIn``.
+
+    As for :func:`order_out`: building the fields per request cost more than validating the body, and
+    ``run_validation`` keeps nothing on the serializer. A body that fails is validated again by a fresh
+    ``OrderCreateIn``, so the ``ValidationError`` raised is exactly the one ``is_valid(raise_exception=True)``
+    raises (DRF reshapes some errors in ``.errors``); only valid bodies take the shared path.
+    """
+    try:
+        return _ORDER_CREATE_IN.run_validation(data)
+    except serializers.ValidationError:
+        fresh = OrderCreateIn(data=data)
+        fresh.is_valid(raise_exception=True)
+        return fresh.validated_data
+
+
+_ORDER_OUT = OrderOut()
+_ORDER_CREATE_IN = OrderCreateIn()
 
 
 class OrderSummaryOut(serializers.ModelSerializer):

@@ -74,7 +74,9 @@ def _price_lines(lines: list[LineRequest]) -> list[OrderItem]:
         raise OrderRejected("an order needs at least one item", field="items")
     if len(lines) > MAX_LINES:
         raise OrderRejected(f"at most {MAX_LINES} different items per order", field="items")
-    menu = {m.item_id: m for m in MenuItem.objects.filter(item_id__in=[line.item_id for line in lines])}
+    # Looked up by id: the menu's display order (Meta.ordering) would only add a sort to the query.
+    wanted = MenuItem.objects.filter(item_id__in=[line.item_id for line in lines]).order_by()
+    menu = {m.item_id: m for m in wanted}
     items: list[OrderItem] = []
     seen: set[str] = set()
     for i, line in enumerate(lines):
