@@ -125,7 +125,13 @@ DEFAULT_FROM_EMAIL = CONFIG.email.from_address
 # Shared by every worker process and host of a service: throttle counts (the login and order limits)
 # live in the service's own database, in the table the `common` app's migration creates.
 CACHE_TABLE = "palmetto_cache"
-CACHES = {"default": {"BACKEND": "common.cache.UpsertDatabaseCache", "LOCATION": CACHE_TABLE}}
+# MAX_ENTRIES: an entry is one client's throttle count, and culling live ones (Django's default
+# keeps 300) would let a busy evening's customers past their limits; expired entries are culled anyway.
+CACHES = {
+    "default": {
+        "BACKEND": "common.cache.UpsertDatabaseCache", "LOCATION": CACHE_TABLE, "OPTIONS": {"MAX_ENTRIES": 100_000},
+    }
+}
 
 # The one way code reads the configuration: settings.PALMETTO_CONFIG (tests replace it with dataclasses.replace).
 PALMETTO_CONFIG = CONFIG
