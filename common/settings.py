@@ -190,7 +190,10 @@ def parse_database_url(url: str, *, lock_timeout_ms: int = CONFIG.db_lock_timeou
         "PASSWORD": unquote(parts.password or ""),
         "HOST": parts.hostname or "",
         "PORT": str(parts.port or ""),
-        "OPTIONS": {"options": f"-c lock_timeout={lock_timeout_ms}"}
+        # server_side_binding: parameters travel apart from the SQL, so psycopg does not quote every value
+        # into the text in Python, and prepares a statement it runs again and again (prepare_threshold), so
+        # PostgreSQL does not parse and plan the workers' few hot statements anew each time.
+        "OPTIONS": {"options": f"-c lock_timeout={lock_timeout_ms}", "server_side_binding": True}
         | {k: v[-1] for k, v in parse_qs(parts.query).items()},
         # Keep connections across requests and batches; consumers still call close_old_connections.
         "CONN_MAX_AGE": 60,

@@ -121,7 +121,7 @@ class LoadResult:
     def record(self, status: int | str, latency: float, body: bytes) -> None:
         with self.lock:
             self.latencies.append(latency)
-            if status == 201:
+            if status in (200, 201):  # 200: a retry the API answered with the order placed the first time
                 order = json.loads(body)
                 self.acknowledged[order["orderId"]] = order["correlationId"]
             else:
@@ -154,19 +154,31 @@ class Load:
         return self._local.conn
 
     def place(self, result: LoadResult, due: float | None = None) -> None:
+        """Place one order, as a careful client does: with an ``Idempotency-Key``, so that a request
+        whose kept-alive connection the server had just closed (gunicorn closes idle ones after a few
+        seconds) is sent once more on a fresh connection without risking a second order."""
         i = next(self._numbers)
         body = order_body(i, self.menu)
-        headers = {"Content-Type": "application/json", "Authorization": f"Token {self.tokens[i % len(self.tokens)]}"}
+        headers = {
+            "Content-Type": "application/json", "Authorization": f"Token {self.tokens[i % len(self.tokens)]}",
+            "Idempotency-Key": uuid.uuid4().hex,
+        }
         started = time.monotonic() if due is None else due
-        try:
-            conn = self._connection()
-            conn.request("POST", "/api/orders/", body=body, headers=headers)
-            response = conn.getresponse()
-            data = response.read()
+        for attempt in (1, 2):
+            reused = getattr(self._local, "conn", None) is not None
+            try:
+                conn = self._connection()
+                conn.request("POST", "/api/orders/", body=body, headers=headers)
+                response = conn.getresponse()
+                data = response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                self._local.conn = None
+                if attempt == 1 and reused:
+                    continue
+                result.record(type(exc).__name__, time.monotonic() - started, b"")
+                return
             result.record(response.status, time.monotonic() - started, data)
-        except (OSError, http.client.HTTPException) as exc:
-            self._local.conn = None
-            result.record(type(exc).__name__, time.monotonic() - started, b"")
+            return
 
     def closed(self, count: int, concurrency: int, progress: Progress) -> LoadResult:
         """``count`` orders by ``concurrency`` workers, each placing its next as soon as it has an answer."""

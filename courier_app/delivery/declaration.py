@@ -37,8 +37,7 @@ SERVICE = Service(
     publisher=services.publisher,
     inbox=InboxEvent,
     stuck_orders=selectors.deliveries_stuck,
-    # Completing frees couriers, so it runs before dispatching.
-    ticks=(services.deliveries_complete_due, services.deliveries_dispatch),
+    ticks=(services.deliveries_advance_due,),
     next_due=selectors.deliveries_next_due,
     timers_due=selectors.deliveries_due,
 )

@@ -53,12 +53,32 @@ def delivery_open(
 
 
 @transaction.atomic
-def deliveries_dispatch(limit: int = 100) -> int:
-    """Give waiting orders, oldest first, to free couriers; orders wait while nobody is free.
+def deliveries_advance_due(limit: int = 100) -> int:
+    """The courier service's timer tick: complete the deliveries that are due (freeing their couriers),
+    then dispatch waiting orders to free couriers, and again while that moves something (a courier
+    back at once, when travel takes no time, takes the next order in this same tick), up to ``limit``
+    moves. Returns how many deliveries moved."""
+    moved = 0
+    while moved < limit:
+        step = _complete_due(limit - moved)
+        step += _dispatch(limit - moved - step)
+        if not step:
+            break
+        moved += step
+    return moved
 
-    One query each for the orders, the couriers, their new states and the events, however many
-    are dispatched.
-    """
+
+@transaction.atomic
+def deliveries_dispatch(limit: int = 100) -> int:
+    """Give waiting orders, oldest first, to free couriers; orders wait while nobody is free."""
+    return _dispatch(limit)
+
+
+def _dispatch(limit: int) -> int:
+    """:func:`deliveries_dispatch` inside the caller's transaction. One query each for the orders,
+    the couriers, their new states and the events, however many are dispatched."""
+    if limit <= 0:
+        return 0
     waiting = list(
         Delivery.objects.select_for_update(skip_locked=True)
         .filter(stage=Delivery.Stage.WAITING)
@@ -95,8 +115,15 @@ def deliveries_dispatch(limit: int = 100) -> int:
 def deliveries_complete_due(limit: int = 100) -> int:
     """Mark deliveries whose travel time is up as DELIVERED (:data:`~common.lifecycle.COURIER_STEPS`)
     and free their couriers; a cash order's ``CashCollected`` follows its DELIVERED in the same
-    transaction, so it is announced exactly when the delivery is. One query each for the
+    transaction, so it is announced exactly when the delivery is."""
+    return _complete_due(limit)
+
+
+def _complete_due(limit: int) -> int:
+    """:func:`deliveries_complete_due` inside the caller's transaction. One query each for the
     deliveries, the events, their new states and the couriers."""
+    if limit <= 0:
+        return 0
     now = timezone.now()
     due = list(
         Delivery.objects.select_for_update(skip_locked=True, of=("self",))

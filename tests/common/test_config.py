@@ -62,10 +62,12 @@ def test_database_url_parsing():
         "6543",
         "orders",
     )
-    assert db["OPTIONS"] == {"sslmode": "require", "options": "-c lock_timeout=5000"}
-    assert parse_database_url("postgresql://h/o", lock_timeout_ms=250)["OPTIONS"] == {"options": "-c lock_timeout=250"}
+    assert db["OPTIONS"] == {"sslmode": "require", "options": "-c lock_timeout=5000", "server_side_binding": True}
+    assert parse_database_url("postgresql://h/o", lock_timeout_ms=250)["OPTIONS"] == {
+        "options": "-c lock_timeout=250", "server_side_binding": True
+    }
     assert parse_database_url("postgresql://h/o?options=-c%20search_path%3Dx")["OPTIONS"] == {
-        "options": "-c search_path=x"
+        "options": "-c search_path=x", "server_side_binding": True
     }
     with pytest.raises(ConfigError):
         parse_database_url("mysql://x/y")

@@ -87,3 +87,23 @@ def test_dispatching_and_delivering_many_takes_a_few_round_trips(django_assert_n
     for order in orders:
         assert [status for status, _, _ in published(order["order_id"])] == ["OUT_FOR_DELIVERY", "DELIVERED"]
     assert not Courier.objects.filter(busy=True).exists()
+
+
+def test_a_tick_keeps_couriers_going_while_travel_takes_no_time():
+    free = Courier.objects.filter(active=True, busy=False).count()
+    orders = [ready() for _ in range(free * 3 + 1)]  # more orders than couriers: each courier goes out thrice
+    for order in orders:
+        services.delivery_open(**order)
+    # Timings are zero in tests: a courier is back as soon as it leaves, so one tick delivers everything.
+    assert services.deliveries_advance_due() == 2 * len(orders)
+    assert services.deliveries_advance_due() == 0
+    for order in orders:
+        assert [status for status, _, _ in published(order["order_id"])] == ["OUT_FOR_DELIVERY", "DELIVERED"]
+    assert not Courier.objects.filter(busy=True).exists()
+
+
+def test_a_tick_moves_at_most_its_limit():
+    for _ in range(3):
+        services.delivery_open(**ready())
+    assert services.deliveries_advance_due(limit=4) == 4  # three out, one delivered
+    assert Delivery.objects.filter(stage=Delivery.Stage.DELIVERED).count() == 1
