@@ -95,9 +95,11 @@ class OutboxRelay:
         *,
         topic_prefix: str,
         batch_size: int = 500,
-        idle_seconds: float = 1.0,
+        idle_seconds: float = 5.0,
     ) -> None:
-        """Woken by :data:`~common.db.OUTBOX_CHANNEL` when a row is written; ``idle_seconds`` is the safety-net poll."""
+        """Woken by :data:`~common.db.OUTBOX_CHANNEL` when a row is written; ``idle_seconds`` is the safety-net
+        poll (for a notification missed while the listener reconnected, and the retry of rows Kafka did not
+        take), kept slow because every poll is a transaction at rest."""
         self.model = model
         self.producer = producer
         self.prefix = topic_prefix

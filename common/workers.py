@@ -118,7 +118,7 @@ class TickLoop:
     nothing at rest.
     """
 
-    def __init__(self, ticks: Sequence[Tick], *, name: str = "timers", idle_seconds: float = 1.0,
+    def __init__(self, ticks: Sequence[Tick], *, name: str = "timers", idle_seconds: float = 5.0,
                  next_due: Callable[[], float | None] | None = None, channel: str | None = TIMERS_CHANNEL,
                  full: int | None = TICK_LIMIT) -> None:
         """``full``: a tick that did this much may have left work due, so the next runs at once (see

@@ -749,7 +749,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--customers", type=int, default=100, help="at least this many customer accounts")
     parser.add_argument("--ceiling-messages", type=int, default=200_000, help="messages for the Kafka ceiling")
-    parser.add_argument("--idle-seconds", type=float, default=5, help="how long idle CPU is measured")
+    parser.add_argument("--idle-seconds", type=float, default=15,
+                        help="how long idle CPU is measured (long enough to hold the slow safety-net polls)")
     parser.add_argument("--finish-timeout", type=float, default=300, help="seconds to wait for orders to finish")
     parser.add_argument(
         "--kafka",
