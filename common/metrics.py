@@ -79,7 +79,7 @@ BATCH_SIZE = Histogram(
     ["service", "partition"], buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
 )
 BATCH_DURATION = Histogram(
-    "palmetto_consumer_batch_duration_seconds", "From fetching a batch to committing its offsets, retries included.",
+    "palmetto_consumer_batch_duration_seconds", "From fetching a batch to committing its transaction, retries included.",
     ["service", "partition"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
 RELAY_PUBLISHED = Counter(
@@ -167,7 +167,7 @@ def dead_lettered(service: str, letters: Iterable[Any]) -> None:
 
 
 def batch_done(service: str, partition: int, size: int, started: float) -> None:
-    """A batch was applied and committed; ``started``: ``time.monotonic()`` when it was fetched."""
+    """A batch was applied in a committed transaction; ``started``: ``time.monotonic()`` when it was fetched."""
     BATCH_SIZE.labels(service, str(partition)).observe(size)
     BATCH_DURATION.labels(service, str(partition)).observe(time.monotonic() - started)
 

@@ -58,8 +58,10 @@ def shown_status(driver) -> str:
 @pytest.mark.parametrize("platform", [TIMINGS], indirect=True)
 def test_the_page_follows_an_order_to_delivered_by_itself_and_cancels_another(platform):
     username, password, http = register(platform.api)
-    order_id = place(platform.api, http, 1)
+    # The browser first: on a fresh machine starting it installs Chromium, which can take longer than
+    # the order's whole lifecycle.
     with headless_chromium() as driver:
+        order_id = place(platform.api, http, 1)
         log_in(driver, platform.api, order_id, username, password)
         first = shown_status(driver)
         assert first in ("PLACED", "ACCEPTED", "PREPARING"), first
