@@ -79,7 +79,7 @@ BATCH_SIZE = Histogram(
     ["service", "partition"], buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
 )
 BATCH_DURATION = Histogram(
-    "palmetto_consumer_batch_duration_seconds", "From fetching a batch to committing its transaction, retries included.",
+    "palmetto_consumer_batch_duration_seconds", "From fetching a batch to its transaction's commit, retries included.",
     ["service", "partition"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
 RELAY_PUBLISHED = Counter(
