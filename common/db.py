@@ -2,30 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Sequence
 
-from django.db import close_old_connections, connection, models
-
-# How often a worker loop lets Django retire its connection (CONN_MAX_AGE) and health-check it.
-CONNECTION_CHECK_SECONDS = 5.0
-
-_checked = threading.local()
-
-
-def close_stale_connection(every: float = CONNECTION_CHECK_SECONDS) -> None:
-    """``close_old_connections()`` for a worker loop: at most once per ``every`` seconds per thread.
-
-    Django's ``close_old_connections`` re-arms the connection health check (``CONN_HEALTH_CHECKS``),
-    which then costs a ``SELECT 1`` round trip before the next query; a worker taking hundreds of
-    steps a second paid that on every batch and tick. A connection that breaks in between is caught
-    where it fails: the loops call :func:`drop_broken_connection` after any error and retry.
-    """
-    now = time.monotonic()
-    if now - getattr(_checked, "at", -every) >= every:
-        _checked.at = now
-        close_old_connections()
+from django.db import connection, models
 
 
 def drop_broken_connection() -> None:

@@ -17,10 +17,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from django.db import connection
+from django.db import close_old_connections, connection
 
 from common import metrics
-from common.db import TIMERS_CHANNEL, Wakeup, close_stale_connection, drop_broken_connection
+from common.db import TIMERS_CHANNEL, Wakeup, drop_broken_connection
 from common.declaration import Tick
 from common.errors import ConsumerHalted
 from common.kafka.consumer import Backoff
@@ -39,12 +39,12 @@ class Worker(Protocol):
 
 def poll_loop(name: str, step: Callable[[], int], stop: threading.Event, idle_seconds: float,
               backoff: Backoff = Backoff(), wakeup: Wakeup | None = None,
-              next_due: Callable[[], float | None] | None = None, full: int | None = None) -> None:
+              next_due: Callable[[], float | None] | None = None, full: int = 1) -> None:
     """Call ``step`` until ``stop``. A step that did ``full`` or more (a full batch: more may be
     waiting) is followed by the next at once; otherwise the loop sleeps until ``wakeup`` is
     notified, ``next_due()`` seconds pass (work known to fall due then), or at most
-    ``idle_seconds`` (the safety-net poll). Without ``wakeup`` or ``full``, any step that did
-    work is followed by the next at once.
+    ``idle_seconds`` (the safety-net poll). By default (``full=1``) any step that did work is
+    followed by the next at once; a loop with a ``wakeup`` passes its batch size.
 
     Work is not left behind by sleeping after a partial batch: whatever was written during the
     step notified ``wakeup`` (a notification waits on the listening connection until read), and
@@ -55,8 +55,6 @@ def poll_loop(name: str, step: Callable[[], int], stop: threading.Event, idle_se
     A failing step (database down, broker unreachable) is retried after
     exponential back-off; like a consumer's batch, the work is never skipped.
     """
-    if full is None and wakeup is None:
-        full = 1
     try:
         _poll(name, step, stop, idle_seconds, backoff, wakeup, next_due, full)
     finally:
@@ -72,7 +70,7 @@ def _poll(name, step, stop, idle_seconds, backoff, wakeup, next_due, full) -> No
     attempt = 0
     worked_at = -BUSY_WINDOW_SECONDS
     while not stop.is_set():
-        close_stale_connection()
+        close_old_connections()
         try:
             done = step()
             attempt = 0
@@ -85,7 +83,7 @@ def _poll(name, step, stop, idle_seconds, backoff, wakeup, next_due, full) -> No
             continue
         if done:
             worked_at = time.monotonic()
-            if full is not None and done >= full:
+            if done >= full:
                 stop.wait(COALESCE_SECONDS)
                 continue
         timeout = idle_seconds
@@ -120,7 +118,7 @@ class TickLoop:
 
     def __init__(self, ticks: Sequence[Tick], *, name: str = "timers", idle_seconds: float = 5.0,
                  next_due: Callable[[], float | None] | None = None, channel: str | None = TIMERS_CHANNEL,
-                 full: int | None = TICK_LIMIT) -> None:
+                 full: int = TICK_LIMIT) -> None:
         """``full``: a tick that did this much may have left work due, so the next runs at once (see
         :func:`poll_loop`); the ticks' own batch size."""
         self.ticks = ticks

@@ -37,8 +37,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
+from common.config import KafkaSecurity
 from common.devstack import OrphanGuard, ProvisioningError, tail
 from common.devstack.ports import LOOPBACK, free_ports
+from common.kafka.settings import security_settings
 
 # Newest 3.9.x on Maven Central. 4.x also runs on Java 17 but logs through
 # log4j2, which needs a different binding and configuration.
@@ -268,12 +270,9 @@ class KafkaBroker:
         """librdkafka security settings of the super user (nothing for an unsecured broker)."""
         if not self.secured:
             return {}
-        return {
-            "security.protocol": "sasl_plaintext",
-            "sasl.mechanism": "SCRAM-SHA-512",
-            "sasl.username": self.admin_username,
-            "sasl.password": self.admin_password,
-        }
+        return security_settings(
+            KafkaSecurity(protocol="SASL_PLAINTEXT", username=self.admin_username, password=self.admin_password)
+        )
 
     @property
     def client_environment(self) -> dict[str, str]:

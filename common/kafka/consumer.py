@@ -46,7 +46,7 @@ from django.db import close_old_connections, transaction
 
 from common import metrics
 from common.correlation import bound
-from common.db import close_stale_connection, drop_broken_connection
+from common.db import drop_broken_connection
 from common.declaration import Subscription
 from common.errors import ConsumerHalted, InvalidEvent
 from common.events import Envelope, decode
@@ -170,7 +170,7 @@ class BatchApplier:
         """
         attempt = 0
         while True:
-            close_stale_connection()
+            close_old_connections()
             try:
                 dead = self.apply(batch)
                 break

@@ -15,7 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.test import Client
 
-from client_app.orders.models import Order, OrderStatusChange, OutboxMessage
+from client_app.orders.models import MenuItem, Order, OrderStatusChange, OutboxMessage
 from client_app.orders.services.placing import PaymentRequest, order_place
 from client_app.orders.services.pricing import LineRequest
 from client_app.payments.models import LedgerEntry, Payment, Wallet
@@ -186,6 +186,10 @@ def test_the_database_refuses_a_second_charge_or_refund_and_a_negative_balance()
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_card_orders_of_one_customer_never_overdraw():
     """Eight orders of 12.00 against 30.00, charged at once on eight connections: two are charged."""
+    # Transactional tests start from whatever the last one left: it may have emptied the seeded menu.
+    MenuItem.objects.get_or_create(
+        item_id="margherita-30", defaults={"name": "Margherita", "category": "pizza", "price": Decimal("8.50")}
+    )
     user = customer(Decimal("30.00"))
     orders = [card_order(user) for _ in range(8)]
     start = threading.Barrier(len(orders))

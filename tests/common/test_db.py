@@ -1,11 +1,10 @@
-"""Database helpers of the workers: set-based updates and the rate-limited connection check."""
+"""Database helpers of the workers: set-based updates."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from common import db
@@ -46,14 +45,3 @@ def test_update_each_saves_a_foreign_key_and_does_nothing_for_no_objects(django_
     with django_assert_num_queries(0):
         db.update_each(Delivery, [], ["courier"])
 
-
-def test_close_stale_connection_runs_django_s_check_at_most_once_per_interval(monkeypatch):
-    calls = []
-    monkeypatch.setattr(db, "close_old_connections", lambda: calls.append(1))
-    monkeypatch.setattr(db._checked, "at", -100.0, raising=False)
-    for _ in range(50):
-        db.close_stale_connection(every=60)
-    assert len(calls) == 1
-    db.close_stale_connection(every=0)
-    assert len(calls) == 2
-    assert connection.vendor == "postgresql"  # update_each's SQL path is the one tested above

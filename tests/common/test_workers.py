@@ -103,21 +103,26 @@ def test_poll_loop_retries_a_failing_step_with_backoff_and_never_skips_it():
     assert gaps[0] >= 0.05 and gaps[1] >= 0.1 and gaps[2] >= 0.1  # 0.05, 0.1, then capped at 0.1
 
 
-# poll_loop resets stale database connections around each step, so it needs the test database.
-@pytest.mark.django_db
-def test_poll_loop_runs_again_at_once_while_there_is_work_and_idles_when_there_is_none():
-    stop = threading.Event()
-    results = iter([5, 5, 0])
-    calls: list[float] = []
+def scripted_step(results: list[int], stop: threading.Event, calls: list[float]):
+    """A poll_loop step that does ``results`` in turn, noting when it ran in ``calls``, then sets ``stop``."""
+    remaining = iter(results)
 
     def step() -> int:
         calls.append(time.monotonic())
-        result = next(results, None)
+        result = next(remaining, None)
         if result is None:
             stop.set()
             return 0
         return result
 
+    return step
+
+
+# poll_loop resets stale database connections around each step, so it needs the test database.
+@pytest.mark.django_db
+def test_poll_loop_runs_again_at_once_while_there_is_work_and_idles_when_there_is_none():
+    stop, calls = threading.Event(), []
+    step = scripted_step([5, 5, 0], stop, calls)
     poll_loop("test", step, stop, idle_seconds=0.3)
     assert len(calls) == 4
     assert calls[2] - calls[0] < 0.25  # no idle wait after steps that did work
@@ -127,18 +132,8 @@ def test_poll_loop_runs_again_at_once_while_there_is_work_and_idles_when_there_i
 # poll_loop resets stale database connections around each step, so it needs the test database.
 @pytest.mark.django_db
 def test_poll_loop_runs_again_at_once_only_after_a_full_batch_when_it_is_told_what_full_is():
-    stop = threading.Event()
-    results = iter([5, 2, 0])
-    calls: list[float] = []
-
-    def step() -> int:
-        calls.append(time.monotonic())
-        result = next(results, None)
-        if result is None:
-            stop.set()
-            return 0
-        return result
-
+    stop, calls = threading.Event(), []
+    step = scripted_step([5, 2, 0], stop, calls)
     # A partial batch leaves nothing behind: what arrives meanwhile notifies the loop's wakeup, and
     # later timers are next_due's; so after one the loop sleeps until woken (here: the idle poll).
     poll_loop("test", step, stop, idle_seconds=0.3, full=5)

@@ -95,7 +95,7 @@ class Command(BaseCommand):
         if service.ticks:
             workers.append(TickLoop(service.ticks, next_due=service.next_due))
         workers += [
-            TickLoop((job.tick,), name=job.name, idle_seconds=1.0, channel=None, full=None) for job in service.jobs
+            TickLoop((job.tick,), name=job.name, idle_seconds=1.0, channel=None, full=1) for job in service.jobs
         ]
         metrics_port = options["metrics_port"]
         if metrics_port is None:
