@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Protocol, TypeVar
 
+from common.db import insert_each
 from common.deployment import ServiceSpec
 from common.events import Envelope, Event, OrderStatusChanged, encode
 from common.lifecycle import ANNOUNCED_BY, Status
@@ -47,7 +48,7 @@ class Publisher:
         self.write(envelope)
         return envelope
 
-    def write(self, envelope: Envelope[Event]) -> OutboxMessage:
+    def write(self, envelope: Envelope[Event]) -> None:
         """Queue an envelope built elsewhere exactly as it is (same event id): for tests and tools.
 
         Inside :meth:`batched` the row is held and inserted with the others when the block ends.
@@ -64,10 +65,9 @@ class Publisher:
         )
         pending = getattr(self._local, "pending", None)
         if pending is None:
-            row.save(force_insert=True)
+            insert_each(self.outbox, [row])
         else:
             pending.append(row)
-        return row
 
     @contextmanager
     def batched(self) -> Iterator[None]:
@@ -88,8 +88,7 @@ class Publisher:
             yield
         finally:
             self._local.pending = None
-        if pending:
-            self.outbox.objects.bulk_create(pending)
+        insert_each(self.outbox, pending)
 
     def announce(
         self,

@@ -5,10 +5,9 @@ stall check, offset commit, client replacement) and hands each batch to a
 :class:`BatchApplier`, which needs no Kafka client to be tested. For each batch
 
 1. the applier decodes every message (:func:`common.events.decode`);
-2. in ONE database transaction, reads which of the batch's events the inbox
-   holds already (one query: those are skipped, so redelivery has no effect),
-   runs each other wanted message's handler and records the batch's
-   event ids in the inbox (one query);
+2. in ONE database transaction, records the batch's event ids in the inbox
+   in one statement that skips those it holds already (so redelivery has no
+   effect), and runs the handler of each wanted message it recorded;
 3. after the transaction commits, sends messages that can never succeed
    (:class:`InvalidEvent`) to ``<topic>.DLT`` and waits for Kafka's ack;
 4. only then the consumer commits the offsets synchronously: under load at most every
@@ -46,7 +45,7 @@ from django.db import close_old_connections, transaction
 
 from common import metrics
 from common.correlation import bound
-from common.db import drop_broken_connection
+from common.db import drop_broken_connection, insert_each
 from common.declaration import Subscription
 from common.errors import ConsumerHalted, InvalidEvent
 from common.events import Envelope, decode
@@ -224,12 +223,12 @@ class BatchApplier:
         if wanted:
             try:
                 with transaction.atomic(), (self.publisher.batched() if self.publisher else nullcontext()):
-                    rejected, applied, skipped = self._apply_wanted(wanted, one_by_one=False)
+                    rejected, applied, skipped = self._apply_together(wanted)
             except InvalidEvent:
                 # One handler found its message can never succeed, and the batch rolled back. Apply it
                 # again message by message, each in a savepoint, so only that message is rejected.
                 with transaction.atomic():
-                    rejected, applied, skipped = self._apply_wanted(wanted, one_by_one=True)
+                    rejected, applied, skipped = self._apply_one_by_one(wanted)
             dead += rejected
             # Counted once the transaction has committed, so a rolled-back attempt counts nothing.
             for message in applied:
@@ -239,10 +238,36 @@ class BatchApplier:
         order = {id(m): i for i, m in enumerate(batch)}
         return sorted(dead, key=lambda r: order[id(r.message)])
 
-    def _apply_wanted(
-        self, wanted: list[tuple[Message, Envelope[Any], Any]], *, one_by_one: bool
+    def _apply_together(
+        self, wanted: list[tuple[Message, Envelope[Any], Any]]
     ) -> tuple[list[Rejected], list[Message], list[Message]]:
-        """Apply inside the caller's transaction; return (rejected, applied, skipped as already applied)."""
+        """Apply inside the caller's transaction; return (rejected, applied, skipped as already applied).
+
+        The batch's inbox rows are written first, in one statement that skips the events the inbox
+        holds already, and only the events it wrote are handled: one round trip for the inbox
+        however big the batch. A handler's :class:`InvalidEvent` propagates (the caller rolls back
+        and goes :meth:`_apply_one_by_one`), so nothing here is ever rejected.
+        """
+        fresh = set(insert_each(self.inbox, [self._inbox_row(m, e) for m, e, _ in wanted],
+                                skip_conflicts_on="event_id", returning="event_id"))
+        done: list[Message] = []
+        skipped: list[Message] = []
+        for message, envelope, handler in wanted:
+            with bound(envelope.correlation_id):
+                if envelope.event_id not in fresh:  # in the inbox already, or earlier in this batch
+                    self._log_skipped(envelope)
+                    skipped.append(message)
+                    continue
+                fresh.discard(envelope.event_id)
+                handler(envelope)
+            done.append(message)
+        return [], done, skipped
+
+    def _apply_one_by_one(
+        self, wanted: list[tuple[Message, Envelope[Any], Any]]
+    ) -> tuple[list[Rejected], list[Message], list[Message]]:
+        """Like :meth:`_apply_together`, but each handler runs in a savepoint (a round trip each), so
+        a message it finds can never succeed is rejected alone; only the others are recorded."""
         applied = set(
             self.inbox.objects.filter(event_id__in=[e.event_id for _, e, _ in wanted]).values_list(
                 "event_id", flat=True
@@ -255,33 +280,34 @@ class BatchApplier:
         for message, envelope, handler in wanted:
             with bound(envelope.correlation_id):
                 if envelope.event_id in applied:
-                    log.info("%s: %s %s already applied; skipped", self.name, envelope.event_type, envelope.event_id)
+                    self._log_skipped(envelope)
                     skipped.append(message)
                     continue
-                if one_by_one:
-                    try:
-                        with transaction.atomic():
-                            handler(envelope)
-                    except InvalidEvent as exc:
-                        dead.append(Rejected(message, str(exc)))
-                        continue
-                else:
-                    handler(envelope)
+                try:
+                    with transaction.atomic():
+                        handler(envelope)
+                except InvalidEvent as exc:
+                    dead.append(Rejected(message, str(exc)))
+                    continue
             applied.add(envelope.event_id)
             done.append(message)
-            rows.append(
-                self.inbox(
-                    event_id=envelope.event_id,
-                    event_type=envelope.event_type,
-                    order_id=envelope.order_id,
-                    correlation_id=envelope.correlation_id,
-                    topic=message.topic(),
-                    partition=message.partition(),
-                    offset=message.offset(),
-                )
-            )
-        self.inbox.objects.bulk_create(rows)
+            rows.append(self._inbox_row(message, envelope))
+        insert_each(self.inbox, rows)
         return dead, done, skipped
+
+    def _inbox_row(self, message: Message, envelope: Envelope[Any]) -> InboxEvent:
+        return self.inbox(
+            event_id=envelope.event_id,
+            event_type=envelope.event_type,
+            order_id=envelope.order_id,
+            correlation_id=envelope.correlation_id,
+            topic=message.topic(),
+            partition=message.partition(),
+            offset=message.offset(),
+        )
+
+    def _log_skipped(self, envelope: Envelope[Any]) -> None:
+        log.info("%s: %s %s already applied; skipped", self.name, envelope.event_type, envelope.event_id)
 
     def send_dead_letters(self, dead: list[Rejected]) -> None:
         """Publish each to ``<topic>.DLT`` with original key, value and headers plus error and origin."""

@@ -1,4 +1,4 @@
-"""Database helpers of the workers: set-based updates."""
+"""Database helpers of the workers: set-based inserts and updates."""
 
 from __future__ import annotations
 
@@ -45,3 +45,26 @@ def test_update_each_saves_a_foreign_key_and_does_nothing_for_no_objects(django_
     with django_assert_num_queries(0):
         db.update_each(Delivery, [], ["courier"])
 
+
+
+def test_insert_each_writes_rows_in_order_in_one_statement_and_can_skip_taken_values(django_assert_num_queries):
+    ready = timezone.now()
+    first, second = order_placed().order_id, order_placed().order_id
+    rows = [Delivery(order_id=order_id, correlation_id=f"c{i}", sequence=3, ready_at=ready)
+            for i, order_id in enumerate([first, second])]
+    with django_assert_num_queries(1):
+        assert db.insert_each(Delivery, rows, returning="order_id") == [first, second]
+    saved = list(Delivery.objects.order_by("id"))
+    assert [(d.order_id, d.correlation_id, d.stage) for d in saved] == [
+        (first, "c0", "WAITING"), (second, "c1", "WAITING")
+    ]
+    assert all(d.updated_at is not None for d in saved)  # auto_now stamped, as a save would
+    third = order_placed().order_id
+    again = [Delivery(order_id=order_id, correlation_id="again", sequence=4, ready_at=ready)
+             for order_id in [second, third, third]]
+    with django_assert_num_queries(1):
+        assert db.insert_each(Delivery, again, skip_conflicts_on="order_id", returning="order_id") == [third]
+    assert Delivery.objects.get(order_id=second).correlation_id == "c1"
+    assert Delivery.objects.filter(order_id=third).count() == 1
+    with django_assert_num_queries(0):
+        assert db.insert_each(Delivery, []) == []
