@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from client_app.orders.models import Order, OrderStatusChange
@@ -175,20 +175,63 @@ def payment_cash_collected(
     """The courier collected cash for a delivered order: the payment becomes ``COLLECTED``, once.
 
     Runs in the consumer's transaction. Returns whether it changed anything (a redelivered event,
-    or an order paid otherwise, changes nothing).
+    or an order paid otherwise, changes nothing). Every cash order passes here, so the move is ONE
+    statement (:func:`_collect`); only an event that changes nothing reads the order back, to tell
+    an order that is not ours (:class:`InvalidEvent`) from one paid already.
     """
-    order, payment = _locked(order_id, correlation_id)
-    if payment is None or payment.status != PaymentStatus.DUE_ON_DELIVERY:
+    reason = _collect(order_id=order_id, correlation_id=correlation_id, amount=amount, courier=courier,
+                      event_id=event_id, occurred_at=occurred_at, source=source)
+    if reason is None:
+        _, payment = _locked(order_id, correlation_id)
         log.info("order %s: cash collected but payment is %s; ignored", order_id, payment and payment.status)
         return False
-    reason = f"{amount} {payment.currency} collected by {courier}"
-    if amount != payment.amount:
-        reason += f" (due: {payment.amount})"
-    _move(payment, PaymentStatus.COLLECTED, reason)
-    _history(order, OrderStatusChange.Kind.CASH_COLLECTED, event_id=event_id, occurred_at=occurred_at, source=source,
-             reason=reason)
-    log.info("order %s: %s", order.id, reason)
+    log.info("order %s: %s", order_id, reason)
     return True
+
+
+def _collect(
+    *, order_id: uuid.UUID, correlation_id: str, amount: Decimal, courier: str, event_id: uuid.UUID,
+    occurred_at: datetime, source: str,
+) -> str | None:
+    """Lock the order, move its payment from ``DUE_ON_DELIVERY`` to ``COLLECTED`` and add the history
+    entry, in one round trip; return the payment's new reason, or None when nothing moved.
+
+    A data-modifying CTE, like the status move (:func:`client_app.orders.services.tracking._move_and_record`):
+    the order's row is locked before the payment's (the lock order of this module), and the history
+    entry takes its row from the UPDATE's RETURNING, so it exists exactly when the payment moved.
+    """
+    orders, payments, history = Order._meta.db_table, Payment._meta.db_table, OrderStatusChange._meta.db_table
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH ordered AS MATERIALIZED (
+                SELECT id, status, status_sequence FROM {orders}
+                WHERE id = %(order_id)s AND correlation_id = %(correlation_id)s FOR UPDATE
+            ), paid AS (
+                UPDATE {payments} AS p SET status = %(collected)s, updated_at = %(now)s, reason = left(
+                    %(amount_text)s || ' ' || p.currency || ' collected by ' || %(courier)s
+                    || CASE WHEN p.amount <> %(amount)s THEN ' (due: ' || p.amount::text || ')' ELSE '' END, 300)
+                FROM ordered WHERE p.order_id = ordered.id AND p.status = %(due)s
+                RETURNING p.order_id, p.reason
+            ), entry AS (
+                INSERT INTO {history}
+                    (order_id, kind, status, sequence, occurred_at, recorded_at, source, event_id, reason, courier)
+                SELECT ordered.id, %(kind)s, ordered.status, ordered.status_sequence, %(occurred_at)s, %(now)s,
+                       %(source)s, %(event_id)s, paid.reason, ''
+                FROM ordered JOIN paid ON paid.order_id = ordered.id
+            )
+            SELECT reason FROM paid
+            """,
+            {
+                "order_id": order_id, "correlation_id": correlation_id, "collected": str(PaymentStatus.COLLECTED),
+                "due": str(PaymentStatus.DUE_ON_DELIVERY), "now": now, "amount": amount, "amount_text": str(amount),
+                "courier": courier, "kind": str(OrderStatusChange.Kind.CASH_COLLECTED), "occurred_at": occurred_at,
+                "source": source, "event_id": event_id,
+            },
+        )
+        row = cursor.fetchone()
+    return None if row is None else row[0]
 
 
 @transaction.atomic

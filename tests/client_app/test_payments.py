@@ -28,6 +28,7 @@ from client_app.payments.services import (
     wallet_top_up,
 )
 from common import events
+from common.errors import InvalidEvent
 from common.lifecycle import PaymentMethod, PaymentStatus, Status
 from tests.support.api import client_for, order_body, place
 from tests.support.factories import apply_status
@@ -149,7 +150,26 @@ def test_cash_is_due_on_delivery_and_collected_once():
     assert collected()
     assert not collected()
     payment = Payment.objects.get(order=order)
-    assert payment.status == PaymentStatus.COLLECTED and "Rosa" in payment.reason
+    assert (payment.status, payment.reason) == (PaymentStatus.COLLECTED, "12.00 EUR collected by Rosa")
+    (entry,) = order.history.filter(kind=OrderStatusChange.Kind.CASH_COLLECTED)
+    assert (entry.event_id, entry.reason, entry.status, entry.sequence) == (event_id, payment.reason, "PLACED", 0)
+
+
+def test_cash_collected_records_a_different_amount_and_refuses_an_order_that_is_not_ours():
+    order = card_order(customer(), method=PaymentMethod.CASH)
+
+    def collected(amount: Decimal, correlation_id: str) -> bool:
+        with transaction.atomic():
+            return payment_cash_collected(
+                order_id=order.id, correlation_id=correlation_id, amount=amount, courier="Rosa",
+                event_id=uuid.uuid4(), occurred_at=datetime.now(UTC), source="courier",
+            )
+
+    with pytest.raises(InvalidEvent):
+        collected(DUE, "not-this-order")
+    assert Payment.objects.get(order=order).status == PaymentStatus.DUE_ON_DELIVERY
+    assert collected(Decimal("10.00"), order.correlation_id)
+    assert Payment.objects.get(order=order).reason == "10.00 EUR collected by Rosa (due: 12.00)"
     assert order.history.filter(kind=OrderStatusChange.Kind.CASH_COLLECTED).count() == 1
 
 
