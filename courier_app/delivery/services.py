@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from common.correlation import bound
-from common.db import update_each
+from common.db import insert_each, update_each
 from common.deployment import COURIER
 from common.events import CashCollected
 from common.lifecycle import COURIER_STEPS, Status
@@ -38,16 +38,19 @@ def delivery_open(
 
     Returns None when the order is already known (a re-published READY changes nothing).
     """
-    if Delivery.objects.filter(order_id=order_id).exists():
-        log.info("order %s already has a delivery; ignored", order_id)
-        return None
-    delivery = Delivery.objects.create(
+    delivery = Delivery(
         order_id=order_id,
         correlation_id=correlation_id,
         sequence=ready_sequence,
         ready_at=ready_at,
         cash_due=cash_due,
     )
+    # One statement: the insert itself finds an order that has a delivery already.
+    inserted = insert_each(Delivery, [delivery], skip_conflicts_on="order_id", returning="id")
+    if not inserted:
+        log.info("order %s already has a delivery; ignored", order_id)
+        return None
+    delivery.id = inserted[0]
     log.info("order %s is waiting for a courier", delivery.order_id)
     return delivery
 
