@@ -11,7 +11,8 @@ import uuid
 from collections.abc import Iterable
 
 from django.db import connection, transaction
-from django.db.models import F, Max, QuerySet, Subquery
+from django.db.models import BooleanField, F, Max, QuerySet, Subquery
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from common import metrics
@@ -115,9 +116,7 @@ class OutboxRelay:
     def publish_batch(self) -> int:
         """Publish up to ``batch_size`` rows; return how many Kafka acknowledged."""
         with transaction.atomic():
-            if not self._lock():
-                return 0
-            rows = list(self.model.objects.filter(sent_at__isnull=True).order_by("id")[: self.batch_size])
+            rows = list(self._unsent_locked()[: self.batch_size])
             if not rows:
                 return 0
             delivery = self.producer.send_all(
@@ -161,10 +160,14 @@ class OutboxRelay:
                     log.info("published %s for order %s to %s", row.event_type, row.order_id, row.topic)
         return len(sent)
 
-    def _lock(self) -> bool:
-        """Take the per-table publishing lock for this transaction (PostgreSQL only; SQLite serialises writers)."""
+    def _unsent_locked(self) -> QuerySet[OutboxMessage]:
+        """Unsent rows, oldest first, read only if this transaction takes the table's publishing lock
+        (none while another relay holds it): the lock and the read are one round trip. PostgreSQL
+        only; SQLite serialises writers anyway."""
+        unsent = self.model.objects.filter(sent_at__isnull=True).order_by("id")
         if connection.vendor != "postgresql":
-            return True
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s))", [self.model._meta.db_table])
-            return bool(cursor.fetchone()[0])
+            return unsent
+        # An uncorrelated subquery: PostgreSQL evaluates it once, before reading any row.
+        lock = RawSQL("(SELECT pg_try_advisory_xact_lock(hashtext(%s)))", [self.model._meta.db_table],
+                      output_field=BooleanField())
+        return unsent.filter(lock)
