@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from django.db import connection, models
 
@@ -58,8 +58,9 @@ def insert_each(
     (which on PostgreSQL packs every column into an array for ``UNNEST``, then unpacks it: most
     of the cost of writing a batch's events). ``skip_conflicts_on``: a unique column; a row
     whose value is taken already -- in the table or earlier in ``objs`` -- is not inserted (and
-    not returned). The automatic primary key is left to the database; ``auto_now_add`` and
-    ``auto_now`` fields are stamped as a save would. Other databases get ``bulk_create``.
+    not returned). The automatic primary key is left to the database (the objects' stays None:
+    return it if needed); ``auto_now_add`` and ``auto_now`` fields are stamped as a save would.
+    No signals are sent. Other databases get ``bulk_create``.
     """
     if not objs:
         return []
@@ -82,7 +83,10 @@ def insert_each(
         sql += f" RETURNING {quote(model._meta.get_field(returning).column)}"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return [value for (value,) in cursor.fetchall()] if returning else []
+        returned = [value for (value,) in cursor.fetchall()] if returning else []
+    for obj in objs:  # saved, as bulk_create leaves them (a later save() updates rather than inserts)
+        obj._state.adding, obj._state.db = False, connection.alias
+    return returned
 
 
 # -- waking workers with PostgreSQL LISTEN/NOTIFY ----------------------------------------------------
@@ -136,9 +140,15 @@ class Wakeup:
     database down, another vendor -- degrades to a plain timed sleep; it is retried later.
     """
 
-    def __init__(self, channel: str, *, slice_seconds: float = 0.5) -> None:
+    def __init__(self, channel: str, *, slice_seconds: float = 0.5,
+                 ignore_pid: Callable[[], int | None] | None = None) -> None:
+        """``ignore_pid``: notifications fired by this server process are ignored (e.g.
+        :func:`backend_pid`: the waiting thread's own writes). For a loop that reads what its own
+        steps set up anyway -- the timers ask ``next_due()`` after each tick -- such a notification
+        would only buy an empty step: a tick that sets a timer or frees a courier would wake itself."""
         self.channel = channel
         self.slice_seconds = slice_seconds  # how soon a stop request is seen while waiting
+        self.ignore_pid = ignore_pid
         self._conn = None
         self._fresh = False
         self._retry_at = 0.0
@@ -158,7 +168,9 @@ class Wakeup:
             if left <= 0:
                 return False
             try:
-                if any(True for _ in self._conn.notifies(timeout=min(left, self.slice_seconds), stop_after=1)):
+                ignored = self.ignore_pid() if self.ignore_pid else None
+                if any(n.pid != ignored for n in self._conn.notifies(timeout=min(left, self.slice_seconds),
+                                                                     stop_after=1)):
                     # Read the others already here too: a burst of transactions is one wake-up, not one each.
                     for _ in self._conn.notifies(timeout=0):
                         pass
@@ -193,3 +205,9 @@ class Wakeup:
             except Exception:
                 pass
         self._conn = None
+
+
+def backend_pid() -> int | None:
+    """The server process of this thread's Django connection (None when it is not open)."""
+    raw = connection.connection
+    return None if raw is None else raw.info.backend_pid

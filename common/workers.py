@@ -20,7 +20,7 @@ from typing import Protocol
 from django.db import close_old_connections, connection
 
 from common import metrics
-from common.db import TIMERS_CHANNEL, Wakeup, drop_broken_connection
+from common.db import TIMERS_CHANNEL, Wakeup, backend_pid, drop_broken_connection
 from common.declaration import Tick
 from common.errors import ConsumerHalted
 from common.kafka.consumer import Backoff
@@ -110,10 +110,11 @@ class TickLoop:
     """Runs ticks until stopped; each tick does what is due now and returns how much it did.
 
     The service's durable timers (the default) sleep until ``next_due()`` seconds pass (None: no
-    timer set) and are woken early by ``channel`` (:data:`~common.db.TIMERS_CHANNEL`) when a timer
-    is set. A declared :class:`~common.declaration.Job` (the mailer) runs as a loop of its own with no
-    channel: its work is not urgent enough for one, and one cheap query per ``idle_seconds`` costs
-    nothing at rest.
+    timer set) and are woken early by ``channel`` (:data:`~common.db.TIMERS_CHANNEL`) when another
+    connection sets a timer (what the ticks set themselves, ``next_due()`` finds). A declared
+    :class:`~common.declaration.Job` (the mailer) runs as a loop of its own with no channel: its
+    work is not urgent enough for one, and one cheap query per ``idle_seconds`` costs nothing at
+    rest.
     """
 
     def __init__(self, ticks: Sequence[Tick], *, name: str = "timers", idle_seconds: float = 5.0,
@@ -130,7 +131,8 @@ class TickLoop:
 
     def run(self, stop: threading.Event) -> None:
         poll_loop(self.name, lambda: sum(tick() for tick in self.ticks), stop, self.idle_seconds,
-                  wakeup=Wakeup(self.channel) if self.channel else None, next_due=self.next_due, full=self.full)
+                  wakeup=Wakeup(self.channel, ignore_pid=backend_pid) if self.channel else None,
+                  next_due=self.next_due, full=self.full)
 
 
 @dataclass

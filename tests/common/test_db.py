@@ -1,10 +1,13 @@
-"""Database helpers of the workers: set-based inserts and updates."""
+"""Database helpers of the workers: set-based inserts and updates, LISTEN/NOTIFY wake-ups."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
+import psycopg
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from common import db
@@ -68,3 +71,20 @@ def test_insert_each_writes_rows_in_order_in_one_statement_and_can_skip_taken_va
     assert Delivery.objects.filter(order_id=third).count() == 1
     with django_assert_num_queries(0):
         assert db.insert_each(Delivery, []) == []
+
+
+def test_a_wakeup_is_woken_by_notifications_except_those_of_the_server_process_it_ignores():
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    stop = threading.Event()
+    with psycopg.connect(**params, autocommit=True) as own, psycopg.connect(**params, autocommit=True) as other:
+        wakeup = db.Wakeup("palmetto_test_wakeup", ignore_pid=lambda: own.info.backend_pid)
+        try:
+            assert wakeup.wait(stop, 0)  # just connected: it may have missed one, so it says it was woken
+            own.execute("SELECT pg_notify('palmetto_test_wakeup', '')")
+            assert not wakeup.wait(stop, 0.3)
+            other.execute("SELECT pg_notify('palmetto_test_wakeup', '')")
+            assert wakeup.wait(stop, 5)
+            assert not wakeup.wait(stop, 0.1)  # read already
+        finally:
+            wakeup.close()
