@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 
 from client_app.payments.services import payment_open
 from common import correlation, events
+from common.db import insert_each
 from common.errors import DomainError
 from common.lifecycle import PaymentMethod, Status
 
@@ -127,16 +128,21 @@ def _earlier_order(customer: User, idempotency: Idempotency) -> Order | None:
 
 def _create(account: User, correlation_id: str, customer: events.Customer, address: events.DeliveryAddress,
             priced: Priced, idempotency: Idempotency | None) -> Order:
-    """The order, its items and its idempotency key as rows."""
+    """The order, its items and its idempotency key as rows.
+
+    Rows of the request's hot path are written with :func:`~common.db.insert_each`, which skips
+    the ORM's insert compiler (``Model.save`` and ``bulk_create`` were a sixth of a POST's CPU).
+    """
     try:
         # No savepoint: a duplicate correlation ID ends the whole transaction anyway (the error propagates).
-        order = Order.objects.create(
+        order = Order(
             customer=account, correlation_id=correlation_id,
             customer_name=customer.name, customer_phone=customer.phone,
             street=address.street, city=address.city, postal_code=address.postal_code,
             currency=priced.currency, total_amount=priced.total, delivery_fee=priced.delivery_fee,
             grand_total=priced.grand_total,
         )
+        insert_each(Order, [order])
     except IntegrityError:
         raise CorrelationIdInUse(f"{correlation.HEADER} {correlation_id} belongs to another order") from None
     if idempotency is not None:
@@ -149,7 +155,7 @@ def _create(account: User, correlation_id: str, customer: events.Customer, addre
             raise _ConcurrentKey() from None
     for item in priced.items:
         item.order = order
-    OrderItem.objects.bulk_create(priced.items)
+    insert_each(OrderItem, priced.items)
     return order
 
 
@@ -183,7 +189,9 @@ def _announce_placed(
         order_id=order.id,
         correlation_id=order.correlation_id,
     )
-    return OrderStatusChange.objects.create(
+    placed = OrderStatusChange(
         order=order, status=Status.PLACED, sequence=0, occurred_at=envelope.occurred_at, source=envelope.source,
         event_id=envelope.event_id,
     )
+    insert_each(OrderStatusChange, [placed])
+    return placed
