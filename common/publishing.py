@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from common.db import insert_each
 from common.deployment import ServiceSpec
@@ -23,14 +23,6 @@ from common.lifecycle import ANNOUNCED_BY, Status
 from common.models import OutboxMessage
 
 P = TypeVar("P", bound=Event)
-
-
-class OrderRecord(Protocol):
-    """A service's own record of an order that numbers the status changes it announces."""
-
-    order_id: uuid.UUID
-    correlation_id: str
-    sequence: int  # number of the last status change about this order that this record saw
 
 
 class Publisher:
@@ -113,22 +105,3 @@ class Publisher:
         )
         change.validate()
         return self.publish(change, order_id=order_id, correlation_id=correlation_id)
-
-    def announce_next(
-        self,
-        record: OrderRecord,
-        status: Status,
-        *,
-        reason: str | None = None,
-        courier: str | None = None,
-        cash_due: Decimal | None = None,
-    ) -> Envelope[OrderStatusChanged]:
-        """:meth:`announce` the next change of ``record``'s order, numbering it ``record.sequence + 1``.
-
-        Bumps ``record.sequence``; the caller saves the record in the same transaction.
-        """
-        record.sequence += 1
-        return self.announce(
-            status, order_id=record.order_id, correlation_id=record.correlation_id, sequence=record.sequence,
-            reason=reason, courier=courier, cash_due=cash_due,
-        )

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from common.correlation import bound
-from common.db import update_each
+from common.db import insert_each, update_each
 from common.deployment import PALMETTO
 from common.events import CancellationDeclined, OrderPlaced
 from common.lifecycle import CANCELLABLE, KITCHEN_STEPS, PaymentMethod, Status
@@ -32,13 +32,20 @@ MAX_ITEMS_PER_TICKET = 40
 
 
 def _move(ticket: Ticket, status: Status, reason: str | None = None) -> None:
-    """Move the ticket to ``status`` (the caller saves it) and queue the event saying so; a cash
-    order's READY_FOR_DELIVERY carries the amount the courier collects."""
+    """Move the ticket to ``status`` (the caller saves it) and queue the event saying so."""
     ticket.stage = status
+    ticket.sequence += 1
+    _announce(ticket, status, reason)
+
+
+def _announce(ticket: Ticket, status: Status, reason: str | None = None) -> None:
+    """Queue the event saying the ticket is now ``status``, change number ``ticket.sequence``; a cash
+    order's READY_FOR_DELIVERY carries the amount the courier collects."""
     cash_due = None
     if status == Status.READY_FOR_DELIVERY and ticket.payment_method == PaymentMethod.CASH:
         cash_due = ticket.amount
-    publisher.announce_next(ticket, status, reason=reason, cash_due=cash_due)
+    publisher.announce(status, order_id=ticket.order_id, correlation_id=ticket.correlation_id,
+                       sequence=ticket.sequence, reason=reason, cash_due=cash_due)
 
 
 def _accept(ticket: Ticket) -> None:
@@ -74,9 +81,6 @@ def ticket_open(*, order_id: uuid.UUID, correlation_id: str, order: OrderPlaced)
     Returns None when the order already has a ticket (the same order re-published under a new
     event id, or a cancellation that overtook it, changes nothing).
     """
-    if Ticket.objects.filter(order_id=order_id).exists():
-        log.info("order %s already has a ticket; ignored", order_id)
-        return None
     address = order.delivery_address
     ticket = Ticket(
         order_id=order_id,
@@ -90,16 +94,29 @@ def ticket_open(*, order_id: uuid.UUID, correlation_id: str, order: OrderPlaced)
     )
     reason = _rejection_reason(order)
     if reason:
-        ticket.reason = reason
-        _move(ticket, Status.REJECTED, reason)
-        log.info("order %s rejected: %s", order_id, reason)
+        status = Status.REJECTED
     elif ticket.payment_method == PaymentMethod.CARD:
-        ticket.stage = Status.PLACED
+        status = Status.PLACED  # nothing to announce yet
+    else:
+        status = Status.ACCEPTED
+        ticket.next_stage_at = _due_after(Status.ACCEPTED, timezone.now())
+    ticket.stage, ticket.reason = status, reason or ""
+    if status != Status.PLACED:
+        ticket.sequence += 1  # the change announced below, once the ticket is in
+    # One statement: the insert itself finds an order that has a ticket already.
+    inserted = insert_each(Ticket, [ticket], skip_conflicts_on="order_id", returning="id")
+    if not inserted:
+        log.info("order %s already has a ticket; ignored", order_id)
+        return None
+    ticket.id = inserted[0]
+    if status != Status.PLACED:
+        _announce(ticket, status, reason)
+    if reason:
+        log.info("order %s rejected: %s", order_id, reason)
+    elif status == Status.PLACED:
         log.info("order %s waits for its card payment", order_id)
     else:
-        _accept(ticket)
         log.info("order %s accepted: %d items", order_id, ticket.item_count)
-    ticket.save()
     return ticket
 
 

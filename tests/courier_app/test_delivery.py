@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
+from common.config import Timings
 from common.events import decode
 from common.lifecycle import Status
 from courier_app.delivery import services
@@ -78,11 +81,10 @@ def test_dispatching_and_delivering_many_takes_a_few_round_trips(django_assert_n
         services.delivery_open(**order)
     free = Courier.objects.filter(active=True, busy=False).count()
     Courier.objects.bulk_create(Courier(name=f"Extra {i}") for i in range(max(0, 3 - free)))
-    # Inside each tick's savepoint: the waiting orders, the free couriers, the events, the couriers, the deliveries.
-    with django_assert_num_queries(2 + 5):
+    # Inside each tick's savepoint: one statement pairs and moves orders and couriers, one inserts the events.
+    with django_assert_num_queries(2 + 2):
         assert services.deliveries_dispatch() == 3
-    # The due deliveries, the events, the deliveries, the couriers.
-    with django_assert_num_queries(2 + 4):
+    with django_assert_num_queries(2 + 2):
         assert services.deliveries_complete_due() == 3
     for order in orders:
         assert [status for status, _, _ in published(order["order_id"])] == ["OUT_FOR_DELIVERY", "DELIVERED"]
@@ -97,6 +99,9 @@ def test_a_tick_keeps_couriers_going_while_travel_takes_no_time():
     # Timings are zero in tests: a courier is back as soon as it leaves, so one tick delivers everything.
     assert services.deliveries_advance_due() == 2 * len(orders)
     assert services.deliveries_advance_due() == 0
+    delivered = Delivery.objects.filter(stage=Delivery.Stage.DELIVERED)
+    assert delivered.count() == len(orders) and not delivered.filter(due_at__isnull=False).exists()
+    assert all(d.sequence == 5 and d.delivered_at and d.picked_up_at and d.courier_id for d in delivered)
     for order in orders:
         assert [status for status, _, _ in published(order["order_id"])] == ["OUT_FOR_DELIVERY", "DELIVERED"]
     assert not Courier.objects.filter(busy=True).exists()
@@ -107,3 +112,19 @@ def test_a_tick_moves_at_most_its_limit():
         services.delivery_open(**ready())
     assert services.deliveries_advance_due(limit=4) == 4  # three out, one delivered
     assert Delivery.objects.filter(stage=Delivery.Stage.DELIVERED).count() == 1
+
+
+def test_with_travel_time_a_tick_sends_couriers_out_and_a_later_tick_delivers_when_they_are_due(settings):
+    settings.PALMETTO_CONFIG = dataclasses.replace(settings.PALMETTO_CONFIG, timings=Timings(0, 0, 600))
+    order = ready()
+    services.delivery_open(**order)
+    assert services.deliveries_advance_due() == 1
+    delivery = Delivery.objects.get()
+    assert delivery.stage == Delivery.Stage.OUT_FOR_DELIVERY
+    assert timedelta(seconds=590) < delivery.due_at - delivery.picked_up_at <= timedelta(seconds=600)
+    assert services.deliveries_advance_due() == 0  # still travelling
+    Delivery.objects.update(due_at=timezone.now() - timedelta(seconds=1))
+    assert services.deliveries_advance_due() == 1
+    delivery.refresh_from_db()
+    assert delivery.stage == Delivery.Stage.DELIVERED and not delivery.courier.busy
+    assert [status for status, _, _ in published(order["order_id"])] == ["OUT_FOR_DELIVERY", "DELIVERED"]
