@@ -1,8 +1,7 @@
 """The benchmark: ``python -m common.devstack.bench [--orders N --concurrency C --rate R --duration D] [--json]``.
 
 Runs the platform as production does (the Client API under gunicorn, 2 workers x 4 threads; the
-three services' ``runconsumers`` as separate processes, at the CPU priority a host shared with the
-API gives them, :data:`~common.devstack.stack.WORKER_NICE`; stage timings 0) on a Kafka broker and a
+three services' ``runconsumers`` as separate processes; stage timings 0) on a Kafka broker and a
 PostgreSQL cluster it provisions (or ``--kafka`` / ``--postgres`` given), over many customer
 accounts, and measures, all in one run so that the figures compare on a shared machine:
 
@@ -544,9 +543,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             infra = provision(cleanup, args.kafka, args.postgres, progress)
             progress.set("migrating and starting the platform")
             overrides = {"PALMETTO_ORDER_RATE": os.environ.get("PALMETTO_ORDER_RATE", "60/minute")}
-            platform = cleanup.enter_context(running_platform(
-                infra.bootstrap, infra.database_factory, logs, overrides, worker_nice=stack.WORKER_NICE
-            ))
+            platform = cleanup.enter_context(running_platform(infra.bootstrap, infra.database_factory, logs, overrides))
             total = args.orders + int(args.rate * args.duration) + args.api_orders + 20
             # The production throttle (60 orders a minute per customer) holds: spread orders over enough accounts.
             tokens = create_customers(platform, max(args.customers, math.ceil(total / 50) + args.concurrency))
@@ -555,7 +552,6 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             db = ClientDatabase(platform.db_urls["client"])
             cleanup.callback(db.close)
             watched = watched_processes(platform, infra)
-            report["nice"] = {name: procstat.nice(pid) for name, pid in watched.roots.items()}
             sampler = Sampler(watched)
             cleanup.callback(sampler.close)
             measure = {
@@ -721,8 +717,6 @@ def render(report: dict) -> str:
         lines += ["", "Idle CPU (% of one core)"] + [
             f"  {k:<30}{v:.1f} %" for k, v in report["idle_cpu_percent_of_one_core"].items()
         ]
-    if "nice" in report:
-        lines += ["", "CPU priority (nice)"] + [f"  {k:<30}{v}" for k, v in report["nice"].items()]
     if "peak_memory_mb" in report:
         lines += ["", "Peak memory (PSS)"] + [f"  {k:<30}{v:.0f} MB" for k, v in report["peak_memory_mb"].items()]
     inv = report.get("invariants", {})

@@ -45,15 +45,13 @@ class Platform:
     principals: dict[str, dict[str, str]] = field(default_factory=dict)
     web: subprocess.Popen | None = None
     port: int = 0
-    # CPU priority of the runconsumers (:data:`~common.devstack.stack.WORKER_NICE` for the benchmark; tests keep 0).
-    worker_nice: int = 0
     _admin: requests.Session | None = None
 
     # -- processes ------------------------------------------------------------------------------
 
     def start_consumers(self, service: str) -> subprocess.Popen:
         output = open(self.logs / f"{service}-consumers.log", "a")
-        self.consumers[service] = stack.spawn_consumers(service, self.env_for(service), output, nice=self.worker_nice)
+        self.consumers[service] = stack.spawn_consumers(service, self.env_for(service), output)
         return self.consumers[service]
 
     def stop_consumers(self, *services: str) -> dict[str, int]:
@@ -139,13 +137,11 @@ def running_platform(
     env_overrides: dict[str, str] | None = None,
     replication_factor: int = 1,
     kafka_admin_env: dict[str, str] | None = None,
-    worker_nice: int = 0,
 ) -> Iterator[Platform]:
     """Create topics and databases, migrate, start the Client API and the three runconsumers; stop all after.
 
     ``kafka_admin_env``: a secured broker's super-user credentials (``KafkaBroker.client_environment``);
     then every service and the operator get their own principal, ACLs and all (``manage.py kafkasecurity``).
-    ``worker_nice``: the runconsumers' CPU priority (``nice``).
     """
     prefix = f"p{uuid.uuid4().hex[:8]}."
     env = (
@@ -188,7 +184,6 @@ def running_platform(
         port=port,
         metrics_ports=metrics_ports,
         principals=principals,
-        worker_nice=worker_nice,
     )
     try:
         platform.start_web()

@@ -39,22 +39,12 @@ def manage(service: str, *args: str, env: Mapping[str, str]) -> subprocess.Compl
     )
 
 
-# CPU priority (``nice``) of the runconsumers on a host that also serves the API, as these launchers
-# run them. Under a burst the 2 cores cannot keep up with everything; at nice 10 (a ninth of the
-# web's share when both want CPU) orders are still accepted at once, and the workers catch up in
-# bigger batches, which cost less per order (benchmark: about 30 % more orders per second end to end).
-# At rest or below capacity it changes nothing. Dedicated worker hosts have nothing to yield to.
-WORKER_NICE = 10
-
-
 def spawn_consumers(
-    service: str, env: Mapping[str, str], output: IO | int | None = None, *extra: str, nice: int = 0
+    service: str, env: Mapping[str, str], output: IO | int | None = None, *extra: str
 ) -> subprocess.Popen:
-    """Start ``manage.py runconsumers`` for ``service`` in its own session (signals reach it only from us),
-    at CPU priority ``nice`` (see :data:`WORKER_NICE`)."""
-    niced = ["nice", "-n", str(nice)] if nice else []
+    """Start ``manage.py runconsumers`` for ``service`` in its own session (signals reach it only from us)."""
     return subprocess.Popen(
-        [*niced, PYTHON, MANAGE, "runconsumers", f"--settings={by_name(service).settings_module}", *extra],
+        [PYTHON, MANAGE, "runconsumers", f"--settings={by_name(service).settings_module}", *extra],
         env=dict(env),
         cwd=BASE_DIR,
         stdout=output,
@@ -297,7 +287,7 @@ def main() -> int:
         for service in NAMES:
             service_env = principals.get(service, env)
             running.append(Running(f"{service} web", spawn_web(service, config.web_ports[service], service_env)))
-            running.append(Running(f"{service} runconsumers", spawn_consumers(service, service_env, nice=WORKER_NICE)))
+            running.append(Running(f"{service} runconsumers", spawn_consumers(service, service_env)))
         stack.callback(lambda: stop_processes([r.process for r in running]))
         for service in NAMES:
             wait_http(f"http://127.0.0.1:{config.web_ports[service]}/admin/login/")
