@@ -21,7 +21,8 @@ def test_the_benchmark_reports_sane_figures_and_passes_the_invariants(kafka_boot
     finished = subprocess.run(
         [sys.executable, "-m", "common.devstack.bench", "--json", "--quiet", "--kafka", kafka_bootstrap,
          "--postgres", server, "--orders", "40", "--concurrency", "4", "--rate", "10", "--duration", "2",
-         "--api-orders", "20", "--ceiling-messages", "5000", "--idle-seconds", "1", "--customers", "5"],
+         "--api-orders", "20", "--ceiling-messages", "5000", "--idle-seconds", "1", "--customers", "5",
+         "--warm-up", "20"],
         cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=400,
     )  # fmt: skip
     assert finished.returncode == 0, finished.stdout[-4000:] + finished.stderr[-4000:]
