@@ -44,6 +44,8 @@ def log_in(driver, api: str, order_id: str, username: str, password: str) -> Non
     driver.find_element(By.ID, "id_password").send_keys(password)
     driver.find_element(By.ID, "login").click()
     WebDriverWait(driver, 15).until(lambda d: d.current_url.endswith(f"/track/{order_id}/"))
+    # The address changes when the navigation starts, before the page is there: wait for the page itself.
+    WebDriverWait(driver, 15).until(lambda d: d.find_elements(By.ID, "status"))
 
 
 # The page redraws its status as events arrive: an element found just before a redraw is stale by the
