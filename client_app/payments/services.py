@@ -75,19 +75,12 @@ def payment_open(*, order: Order, method: PaymentMethod, amount: Decimal | None 
     return payment
 
 
-def _history(order: Order, kind: str, *, event_id: uuid.UUID, occurred_at: datetime, source: str,
-             reason: str = "") -> None:
-    """An entry in the order's history that leaves its status as it was."""
-    OrderStatusChange.objects.create(
-        order=order, kind=kind, status=order.status, sequence=order.status_sequence, occurred_at=occurred_at,
-        source=source, event_id=event_id, reason=reason[:300],
-    )
-
-
 def _announced(order: Order, kind: str, envelope: events.Envelope, reason: str = "") -> None:
-    """The history entry of an event this service just queued."""
-    _history(order, kind, event_id=envelope.event_id, occurred_at=envelope.occurred_at, source=envelope.source,
-             reason=reason)
+    """The history entry of an event this service just queued; it leaves the order's status as it was."""
+    OrderStatusChange.objects.create(
+        order=order, kind=kind, status=order.status, sequence=order.status_sequence, occurred_at=envelope.occurred_at,
+        source=envelope.source, event_id=envelope.event_id, reason=reason[:300],
+    )
 
 
 def _move(payment: Payment, status: PaymentStatus, reason: str = "") -> None:

@@ -223,13 +223,13 @@ class BatchApplier:
         if wanted:
             try:
                 with transaction.atomic(), (self.publisher.batched() if self.publisher else nullcontext()):
-                    rejected, applied, skipped = self._apply_together(wanted)
+                    applied, skipped = self._apply_together(wanted)
             except InvalidEvent:
                 # One handler found its message can never succeed, and the batch rolled back. Apply it
                 # again message by message, each in a savepoint, so only that message is rejected.
                 with transaction.atomic():
                     rejected, applied, skipped = self._apply_one_by_one(wanted)
-            dead += rejected
+                dead += rejected
             # Counted once the transaction has committed, so a rolled-back attempt counts nothing.
             for message in applied:
                 metrics.applied(self.service, message)
@@ -240,13 +240,13 @@ class BatchApplier:
 
     def _apply_together(
         self, wanted: list[tuple[Message, Envelope[Any], Any]]
-    ) -> tuple[list[Rejected], list[Message], list[Message]]:
-        """Apply inside the caller's transaction; return (rejected, applied, skipped as already applied).
+    ) -> tuple[list[Message], list[Message]]:
+        """Apply inside the caller's transaction; return (applied, skipped as already applied).
 
         The batch's inbox rows are written first, in one statement that skips the events the inbox
         holds already, and only the events it wrote are handled: one round trip for the inbox
         however big the batch. A handler's :class:`InvalidEvent` propagates (the caller rolls back
-        and goes :meth:`_apply_one_by_one`), so nothing here is ever rejected.
+        and goes :meth:`_apply_one_by_one`).
         """
         fresh = set(insert_each(self.inbox, [self._inbox_row(m, e) for m, e, _ in wanted],
                                 skip_conflicts_on="event_id", returning="event_id"))
@@ -261,13 +261,14 @@ class BatchApplier:
                 fresh.discard(envelope.event_id)
                 handler(envelope)
             done.append(message)
-        return [], done, skipped
+        return done, skipped
 
     def _apply_one_by_one(
         self, wanted: list[tuple[Message, Envelope[Any], Any]]
     ) -> tuple[list[Rejected], list[Message], list[Message]]:
         """Like :meth:`_apply_together`, but each handler runs in a savepoint (a round trip each), so
-        a message it finds can never succeed is rejected alone; only the others are recorded."""
+        a message it finds can never succeed is rejected alone; only the others are recorded.
+        Returns (rejected, applied, skipped)."""
         applied = set(
             self.inbox.objects.filter(event_id__in=[e.event_id for _, e, _ in wanted]).values_list(
                 "event_id", flat=True

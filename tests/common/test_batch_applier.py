@@ -10,10 +10,9 @@ from client_app.orders.declaration import SERVICE as CLIENT
 from client_app.orders.models import InboxEvent, OrderStatusChange
 from common.events import encode
 from common.kafka.consumer import Backoff, BatchApplier
-from common.kafka.producer import Delivery
 from common.lifecycle import Status
 from tests.support.factories import status_changed
-from tests.support.workers import create_order
+from tests.support.workers import AcknowledgingProducer, create_order
 
 pytestmark = pytest.mark.django_db
 TOPIC = "t.notifications"
@@ -44,22 +43,11 @@ class _Message:
         return self._headers
 
 
-class _Producer:
-    """Acknowledges everything and remembers it."""
-
-    def __init__(self) -> None:
-        self.sent = []
-
-    def send_all(self, messages) -> Delivery:
-        self.sent.extend(messages)
-        return Delivery(acknowledged=list(range(len(messages))), failed={}, unreported=[])
-
-
 def _messages(*envelopes) -> list[_Message]:
     return [_Message(i, *encode(e)) for i, e in enumerate(envelopes)]
 
 
-def _applier(producer: _Producer) -> BatchApplier:
+def _applier(producer: AcknowledgingProducer) -> BatchApplier:
     return BatchApplier(
         name="client-test", service="client", subscriptions=CLIENT.subscriptions, inbox=InboxEvent, topic_prefix="t.",
         group_id="t.palmetto-client", dead_letters=producer, backoff=Backoff(first=0.01, cap=0.01),
@@ -71,7 +59,7 @@ def test_a_batch_is_applied_once_with_one_inbox_statement(django_assert_max_num_
     create_order(order_id, cid)
     accepted = status_changed(order_id, cid, Status.ACCEPTED, 1)
     batch = _messages(accepted, status_changed(order_id, cid, Status.PREPARING, 2), accepted)
-    applier = _applier(_Producer())
+    applier = _applier(AcknowledgingProducer())
     # One inbox insert that skips the duplicate, two round trips per status change (a third for ACCEPTED,
     # which is emailed), and the transaction's savepoint pair.
     with django_assert_max_num_queries(1 + 2 * 2 + 1 + 2):
@@ -87,7 +75,7 @@ def test_a_message_a_handler_rejects_is_dead_lettered_and_the_rest_of_the_batch_
     order_id, cid = uuid.uuid4(), "c-mixed"
     create_order(order_id, cid)
     unknown = status_changed(uuid.uuid4(), "c-nobody", Status.ACCEPTED, 1)  # an order the Client App never had
-    producer = _Producer()
+    producer = AcknowledgingProducer()
     batch = [*_messages(status_changed(order_id, cid, Status.ACCEPTED, 1), unknown), _Message(2, b"k", b"not json", [])]
     applier = _applier(producer)
     dead = applier.apply(batch)

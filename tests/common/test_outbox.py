@@ -8,25 +8,14 @@ import psycopg
 import pytest
 from django.db import connection
 
-from common.kafka.producer import Delivery
 from common.lifecycle import Status
 from common.outbox import OutboxRelay
 from palmetto_app.kitchen.models import OutboxMessage
 from palmetto_app.kitchen.services import publisher
 from tests.support.factories import status_changed
+from tests.support.workers import AcknowledgingProducer
 
 pytestmark = pytest.mark.django_db
-
-
-class _Producer:
-    """Acknowledges everything and remembers it."""
-
-    def __init__(self) -> None:
-        self.sent = []
-
-    def send_all(self, messages) -> Delivery:
-        self.sent.extend(messages)
-        return Delivery(acknowledged=list(range(len(messages))), failed={}, unreported=[])
 
 
 def test_the_relay_publishes_in_order_and_waits_while_another_relay_holds_the_tables_lock():
@@ -35,7 +24,7 @@ def test_the_relay_publishes_in_order_and_waits_while_another_relay_holds_the_ta
         [Status.ACCEPTED, Status.PREPARING, Status.READY_FOR_DELIVERY], start=1)]
     for envelope in events:
         publisher.write(envelope)
-    producer = _Producer()
+    producer = AcknowledgingProducer()
     relay = OutboxRelay(OutboxMessage, producer, topic_prefix="t.")
     params = connection.get_connection_params()
     params.pop("cursor_factory", None)

@@ -11,12 +11,23 @@ from decimal import Decimal
 from client_app.orders.models import Order
 from common.declaration import Service
 from common.kafka.consumer import Backoff, PartitionConsumer, Subscription
-from common.kafka.producer import Producer
+from common.kafka.producer import Delivery, Producer
 from common.workers import Worker
 
 
 def producer(bootstrap: str, client_id: str = "tests") -> Producer:
     return Producer(bootstrap, client_id=client_id, message_timeout_ms=10_000)
+
+
+class AcknowledgingProducer:
+    """A fake :class:`~common.kafka.producer.Producer` for unit tests: acknowledges every message and keeps it."""
+
+    def __init__(self) -> None:
+        self.sent = []
+
+    def send_all(self, messages) -> Delivery:
+        self.sent.extend(messages)
+        return Delivery(acknowledged=list(range(len(messages))), failed={}, unreported=[])
 
 
 @contextmanager
