@@ -24,7 +24,7 @@ REST_FRAMEWORK = {
     **REST_FRAMEWORK,
     # Token first: its WWW-Authenticate header makes anonymous requests answer 401, not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "client_app.orders.api.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
