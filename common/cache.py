@@ -38,6 +38,8 @@ from django.core.cache.backends.db import DatabaseCache
 from django.db import DatabaseError, connections, router, transaction
 from django.utils.timezone import now as tz_now
 
+from common.db import placeholders
+
 DEFAULT_CULL_INTERVAL = 60.0  # seconds
 
 
@@ -68,7 +70,7 @@ class UpsertDatabaseCache(DatabaseCache):
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT {cache_key}, {value_column} FROM {quote_name(self._table)} "
-                f"WHERE {cache_key} IN ({', '.join(['%s'] * len(key_map))}) AND {expires_column} >= %s",
+                f"WHERE {cache_key} IN ({placeholders(len(key_map))}) AND {expires_column} >= %s",
                 [*key_map, connection.ops.adapt_datetimefield_value(tz_now())],  # live: not yet past expires
             )
             rows = cursor.fetchall()

@@ -7,10 +7,12 @@ from decimal import Decimal
 
 from django.conf import settings
 
+from common.db import placeholders
 from common.errors import DomainError
 
 from ..models import MenuItem, OrderItem
 
+_MENU_BY_ID = f"SELECT * FROM {MenuItem._meta.db_table} WHERE item_id IN"
 MAX_QUANTITY = 50
 MAX_LINES = 30
 CENT = Decimal("0.01")
@@ -74,8 +76,10 @@ def _price_lines(lines: list[LineRequest]) -> list[OrderItem]:
         raise OrderRejected("an order needs at least one item", field="items")
     if len(lines) > MAX_LINES:
         raise OrderRejected(f"at most {MAX_LINES} different items per order", field="items")
-    # Looked up by id: the menu's display order (Meta.ordering) would only add a sort to the query.
-    wanted = MenuItem.objects.filter(item_id__in=[line.item_id for line in lines]).order_by()
+    # Looked up by id in plain SQL: the ORM compiles its query anew on every call, a tenth of an order
+    # POST's CPU. (Not the menu's display order either: Meta.ordering would only add a sort.)
+    ids = [line.item_id for line in lines]
+    wanted = MenuItem.objects.raw(f"{_MENU_BY_ID} ({placeholders(len(ids))})", ids)
     menu = {m.item_id: m for m in wanted}
     items: list[OrderItem] = []
     seen: set[str] = set()
