@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from django.db.models import Min
 from django.utils import timezone
 
 from .models import Ticket
@@ -25,7 +24,11 @@ def tickets_stuck(since: datetime, before: datetime) -> list[uuid.UUID]:
 
 def tickets_next_due() -> float | None:
     """Seconds until the next ticket's timer falls due (0 when one is due already); None when no timer is set."""
-    due = Ticket.objects.aggregate(due=Min("next_stage_at"))["due"]
+    # Plain SQL: the timer loop asks after every tick, and the ORM would compile the query anew each time.
+    first = next(iter(Ticket.objects.raw(
+        f"SELECT id, next_stage_at FROM {Ticket._meta.db_table} WHERE next_stage_at IS NOT NULL"
+        " ORDER BY next_stage_at LIMIT 1")), None)
+    due = None if first is None else first.next_stage_at
     return None if due is None else (due - timezone.now()).total_seconds()
 
 

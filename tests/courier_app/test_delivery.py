@@ -15,6 +15,7 @@ from common.lifecycle import Status
 from courier_app.delivery import services
 from courier_app.delivery.declaration import SERVICE
 from courier_app.delivery.models import Courier, Delivery, OutboxMessage
+from courier_app.delivery.selectors import deliveries_next_due
 from tests.support.factories import status_changed
 
 pytestmark = pytest.mark.django_db
@@ -123,8 +124,11 @@ def test_with_travel_time_a_tick_sends_couriers_out_and_a_later_tick_delivers_wh
     assert delivery.stage == Delivery.Stage.OUT_FOR_DELIVERY
     assert timedelta(seconds=590) < delivery.due_at - delivery.picked_up_at <= timedelta(seconds=600)
     assert services.deliveries_advance_due() == 0  # still travelling
+    assert 590 < deliveries_next_due() <= 600  # the timer loop sleeps this long
     Delivery.objects.update(due_at=timezone.now() - timedelta(seconds=1))
+    assert -2 < deliveries_next_due() <= -1
     assert services.deliveries_advance_due() == 1
     delivery.refresh_from_db()
     assert delivery.stage == Delivery.Stage.DELIVERED and not delivery.courier.busy
     assert [status for status, _, _ in published(order["order_id"])] == ["OUT_FOR_DELIVERY", "DELIVERED"]
+    assert deliveries_next_due() is None  # a delivered order's past due time sets no timer

@@ -13,6 +13,7 @@ from common.events import decode
 from common.lifecycle import Status
 from palmetto_app.kitchen import services
 from palmetto_app.kitchen.models import OutboxMessage, Ticket, UnavailableItem
+from palmetto_app.kitchen.selectors import tickets_next_due
 from tests.support.factories import open_ticket, order_placed
 
 pytestmark = pytest.mark.django_db
@@ -46,6 +47,7 @@ def test_a_tick_stops_at_a_stage_that_takes_time(settings):
     ticket.refresh_from_db()
     assert ticket.stage == Status.PREPARING
     assert ticket.next_stage_at >= before + timedelta(seconds=300)
+    assert 290 < tickets_next_due() <= 300  # the timer loop sleeps this long
     assert services.tickets_advance_due() == 0
     assert published(envelope.order_id) == [("ACCEPTED", 1), ("PREPARING", 2)]
 
@@ -62,9 +64,11 @@ def test_a_tick_announces_many_tickets_in_a_few_round_trips(django_assert_num_qu
 
 
 def test_timers_not_yet_due_wait():
+    assert tickets_next_due() is None
     ticket = open_ticket(order_placed())
     Ticket.objects.filter(pk=ticket.pk).update(next_stage_at=timezone.now() + timedelta(minutes=5))
     assert services.tickets_advance_due() == 0
+    assert 290 < tickets_next_due() <= 300
 
 
 def test_unavailable_item_is_rejected_with_a_reason():
