@@ -19,12 +19,13 @@ Kafka headers repeat ``event_id``, ``event_type``, ``version`` and
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 import types
 import typing
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -453,49 +454,72 @@ def _dump(obj: Any) -> Any:
     return obj
 
 
-_HINTS: dict[type, dict[str, Any]] = {}
-
-
-def _hints(cls: type) -> dict[str, Any]:
-    if cls not in _HINTS:
-        _HINTS[cls] = typing.get_type_hints(cls)
-    return _HINTS[cls]
-
-
 def _coerce(raw: Any, hint: Any, path: str) -> Any:
     """Turn JSON ``raw`` into ``hint``'s type, strictly; ``ValueError`` names ``path`` on mismatch."""
+    return _decoder(hint)(raw, path)
+
+
+_Decoder = Callable[[Any, str], Any]
+
+
+@functools.cache
+def _decoder(hint: Any) -> _Decoder:
+    """The function that turns JSON into ``hint``'s type, built once per type.
+
+    Every consumer decodes every message it reads; working out a type's shape (its origin, its
+    dataclass fields and their type hints) on every message was most of the cost of decoding.
+    """
     origin = typing.get_origin(hint)
     if origin in (types.UnionType, typing.Union):
         options = typing.get_args(hint)
-        if raw is None and type(None) in options:
-            return None
         (inner,) = [o for o in options if o is not type(None)]
-        return _coerce(raw, inner, path)
+        decode_inner, optional = _decoder(inner), type(None) in options
+
+        def union(raw: Any, path: str) -> Any:
+            return None if raw is None and optional else decode_inner(raw, path)
+
+        return union
     if origin is list:
-        if not isinstance(raw, list):
-            raise ValueError(f"{path} must be a list")
         (inner,) = typing.get_args(hint)
-        return [_coerce(v, inner, f"{path}[{i}]") for i, v in enumerate(raw)]
+        decode_item = _decoder(inner)
+
+        def items(raw: Any, path: str) -> Any:
+            if not isinstance(raw, list):
+                raise ValueError(f"{path} must be a list")
+            return [decode_item(v, f"{path}[{i}]") for i, v in enumerate(raw)]
+
+        return items
     if dataclasses.is_dataclass(hint):
+        return _object_decoder(hint)
+    return lambda raw, path: _scalar(raw, hint, path)
+
+
+def _object_decoder(cls: type) -> _Decoder:
+    hints = typing.get_type_hints(cls)
+    fields = [(f.name, f.default is dataclasses.MISSING) for f in dataclasses.fields(cls)]
+    names = frozenset(name for name, _ in fields)
+    decoders = {name: _decoder(hints[name]) for name, _ in fields}
+
+    def decode_object(raw: Any, path: str) -> Any:
         if not isinstance(raw, dict):
             raise ValueError(f"{path} must be an object")
-        fields = {f.name: f for f in dataclasses.fields(hint)}
-        unknown = raw.keys() - fields.keys()
+        unknown = raw.keys() - names
         if unknown:
             raise ValueError(f"{path} has unknown fields {', '.join(sorted(unknown))}")
         values = {}
-        for name, f in fields.items():
+        for name, required in fields:
             if name in raw:
-                values[name] = _coerce(raw[name], _hints(hint)[name], f"{path}.{name}")
-            elif f.default is dataclasses.MISSING:
+                values[name] = decoders[name](raw[name], f"{path}.{name}")
+            elif required:
                 raise ValueError(f"{path}.{name} is required")
-        obj = hint(**values)
+        obj = cls(**values)
         try:
             obj.validate()
         except ValueError as exc:
             raise ValueError(f"{path}: {exc}") from exc
         return obj
-    return _scalar(raw, hint, path)
+
+    return decode_object
 
 
 def _scalar(raw: Any, hint: Any, path: str) -> Any:
