@@ -195,10 +195,14 @@ def parse_database_url(url: str, *, lock_timeout_ms: int = CONFIG.db_lock_timeou
         "HOST": parts.hostname or "",
         "PORT": str(parts.port or ""),
         # server_side_binding: parameters travel apart from the SQL, so psycopg does not quote every value
-        # into the text in Python, and prepares a statement it runs again and again (prepare_threshold), so
-        # PostgreSQL does not parse and plan the workers' few hot statements anew each time.
-        "OPTIONS": {"options": f"-c lock_timeout={lock_timeout_ms}", "server_side_binding": True}
-        | {k: v[-1] for k, v in parse_qs(parts.query).items()},
+        # into the text in Python. prepare_threshold: a statement run that many times on a connection is
+        # prepared, so PostgreSQL stops parsing, analysing and planning it anew on every run (that was a
+        # third of its CPU under the benchmark). psycopg's default is 5, but Django turns preparing off
+        # unless OPTIONS asks for it; ?prepare_threshold=none turns it off again (e.g. behind a pooler
+        # in transaction mode, which cannot keep a connection's prepared statements).
+        "OPTIONS": {"options": f"-c lock_timeout={lock_timeout_ms}", "server_side_binding": True,
+                    "prepare_threshold": 5}
+        | {k: _connection_option(k, v[-1]) for k, v in parse_qs(parts.query).items()},
         # Keep connections across requests and batches; consumers still call close_old_connections.
         "CONN_MAX_AGE": 60,
         # No "SELECT 1" before each request's first query (a round trip on every request). Django still
@@ -207,6 +211,23 @@ def parse_database_url(url: str, *, lock_timeout_ms: int = CONFIG.db_lock_timeou
         # server restarted) costs one request a 503 database_unavailable, and a batch a retry, then is replaced.
         "CONN_HEALTH_CHECKS": False,
     }
+
+
+def _connection_option(name: str, raw: str) -> object:
+    """A database URL's query parameter as the connection option it sets: text, except the two
+    options psycopg and Django read as a number or a flag."""
+    if name == "prepare_threshold":
+        if raw.lower() in ("", "none", "off"):
+            return None
+        try:
+            return int(raw)
+        except ValueError:
+            raise _config.ConfigError(f"database URL: prepare_threshold={raw!r} is not a number or none") from None
+    if name == "server_side_binding":
+        if raw.lower() not in ("true", "false", "1", "0", "on", "off", "yes", "no"):
+            raise _config.ConfigError(f"database URL: server_side_binding={raw!r} is not true or false")
+        return raw.lower() in ("true", "1", "on", "yes")
+    return raw
 
 
 def static_root(service: ServiceSpec) -> str:

@@ -62,15 +62,27 @@ def test_database_url_parsing():
         "6543",
         "orders",
     )
-    assert db["OPTIONS"] == {"sslmode": "require", "options": "-c lock_timeout=5000", "server_side_binding": True}
+    assert db["OPTIONS"] == {
+        "sslmode": "require", "options": "-c lock_timeout=5000", "server_side_binding": True, "prepare_threshold": 5
+    }
     assert parse_database_url("postgresql://h/o", lock_timeout_ms=250)["OPTIONS"] == {
-        "options": "-c lock_timeout=250", "server_side_binding": True
+        "options": "-c lock_timeout=250", "server_side_binding": True, "prepare_threshold": 5
     }
     assert parse_database_url("postgresql://h/o?options=-c%20search_path%3Dx")["OPTIONS"] == {
-        "options": "-c search_path=x", "server_side_binding": True
+        "options": "-c search_path=x", "server_side_binding": True, "prepare_threshold": 5
     }
     with pytest.raises(ConfigError):
         parse_database_url("mysql://x/y")
+
+
+def test_database_url_options_that_are_not_text():
+    options = parse_database_url("postgresql://h/o?server_side_binding=false&prepare_threshold=none")["OPTIONS"]
+    assert options["server_side_binding"] is False and options["prepare_threshold"] is None
+    options = parse_database_url("postgresql://h/o?server_side_binding=on&prepare_threshold=2")["OPTIONS"]
+    assert options["server_side_binding"] is True and options["prepare_threshold"] == 2
+    for bad in ("server_side_binding=maybe", "prepare_threshold=often"):
+        with pytest.raises(ConfigError, match=bad.split("=")[0]):
+            parse_database_url(f"postgresql://h/o?{bad}")
 
 
 def test_metrics_and_email_settings():

@@ -60,3 +60,22 @@ def test_a_connection_broken_while_idle_costs_one_request_then_is_replaced(produ
     assert _get("/api/orders/", token) == 503  # database_unavailable; Django then finds it unusable and drops it
     assert production_connection.connection is None
     assert _get("/api/orders/", token) == 200
+
+
+@pytest.mark.django_db
+def test_a_statement_run_again_and_again_is_prepared_once_on_the_server():
+    # Django turns psycopg's preparing off unless OPTIONS asks; production's settings ask.
+    assert PRODUCTION["OPTIONS"]["prepare_threshold"] == 5
+    assert connection.settings_dict["OPTIONS"]["prepare_threshold"] == 5
+
+    def prepared() -> list[str]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT statement FROM pg_prepared_statements WHERE statement LIKE %s",
+                           ["%authtoken_token%"])
+            return [statement for (statement,) in cursor.fetchall()]
+
+    assert not Token.objects.filter(key="no-such-token").exists()
+    assert prepared() == []  # a statement run once is not worth preparing
+    for attempt in range(8):
+        assert not Token.objects.filter(key=f"no-such-token-{attempt}").exists()
+    assert len(prepared()) == 1  # prepared once (on its sixth run), then reused
