@@ -57,6 +57,25 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / TICKS
 
 
+def compiler_seconds(pids: list[int]) -> float:
+    """CPU seconds the JVM's JIT compiler threads (``C1``/``C2 CompilerThread<n>``) of ``pids`` used so far."""
+    total = 0
+    for pid in pids:
+        try:
+            tasks = list(os.scandir(f"/proc/{pid}/task"))
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                if "CompilerThre" not in Path(task.path, "comm").read_text():
+                    continue
+                text = Path(task.path, "stat").read_text()
+            except OSError:
+                continue
+            total += sum(int(f) for f in text[text.rindex(")") + 2 :].split()[11:13])
+    return total / TICKS
+
+
 def memory_bytes(pids: list[int]) -> int:
     """Proportional set size of ``pids`` together (resident set where Pss is unreadable)."""
     total = 0

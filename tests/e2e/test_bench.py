@@ -29,6 +29,8 @@ def test_the_benchmark_reports_sane_figures_and_passes_the_invariants(kafka_boot
     report = json.loads(finished.stdout)
     assert report["ok"] and report["invariants"]["passed"]
     assert report["invariants"]["figures"]["acknowledged"] == 40 + 20 + 20 + 20  # closed, open, API-only, warm-up
+    # A broker of its own (--kafka): no JIT to watch, so one warm-up round.
+    assert report["warm_up"] == {"orders": 20, "broker_jit_percent_of_one_core": None}
     assert report["invariants"]["figures"]["final statuses"] == {"DELIVERED": 100}
 
     closed, opened = report["closed_loop"], report["open_loop"]
