@@ -51,8 +51,8 @@ def token_with_user(key: str) -> tuple[Token, AbstractBaseUser] | None:
 def _lookup() -> tuple[str, list[str], list[str]]:
     """The lookup's SQL and the attribute names of its columns, from the models (built once)."""
     user_model = get_user_model()
-    token_fields = [f for f in Token._meta.concrete_fields]
-    user_fields = [f for f in user_model._meta.concrete_fields]
+    token_fields = list(Token._meta.concrete_fields)
+    user_fields = list(user_model._meta.concrete_fields)
     columns = [f"t.{f.column}" for f in token_fields] + [f"u.{f.column}" for f in user_fields]
     user_key = Token._meta.get_field("user").column
     sql = (
