@@ -46,6 +46,16 @@ class Delivery(models.Model):
     class Meta:
         ordering = ("-ready_at",)
         verbose_name_plural = "deliveries"
+        # The courier's rounds read the deliveries in flight, oldest first: these indexes hold only
+        # those, so a round costs what is in flight, where without them the dispatch read every
+        # delivery ever made (PostgreSQL's CPU per round: 2.2 ms at 20,000 deliveries and 6 ms at
+        # 100,000, against 1.2 ms with them). The statements write the stage as a literal: under a
+        # prepared statement's generic plan a parameter cannot match an index's condition.
+        indexes = [
+            models.Index(fields=["ready_at", "id"], condition=models.Q(stage="WAITING"), name="delivery_waiting"),
+            models.Index(fields=["due_at", "id"], condition=models.Q(stage="OUT_FOR_DELIVERY"),
+                         name="delivery_travelling"),
+        ]
 
     def __str__(self) -> str:
         return f"Delivery {self.order_id} ({self.stage})"

@@ -24,8 +24,8 @@ def deliveries_next_due() -> float | None:
     """Seconds until the next delivery's travel time is up (0 when one is due already); None when none travels."""
     # Plain SQL: the timer loop asks after every tick, and the ORM would compile the query anew each time.
     first = next(iter(Delivery.objects.raw(
-        f"SELECT id, due_at FROM {Delivery._meta.db_table} WHERE stage = %s AND due_at IS NOT NULL"
-        " ORDER BY due_at LIMIT 1", [Delivery.Stage.OUT_FOR_DELIVERY])), None)
+        f"SELECT id, due_at FROM {Delivery._meta.db_table} WHERE stage = '{Delivery.Stage.OUT_FOR_DELIVERY.value}'"
+        " AND due_at IS NOT NULL ORDER BY due_at LIMIT 1")), None)
     due = None if first is None else first.due_at
     return None if due is None else (due - timezone.now()).total_seconds()
 

@@ -7,6 +7,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from common.config import Timings
@@ -90,6 +91,36 @@ def test_dispatching_and_delivering_many_takes_a_few_round_trips(django_assert_n
     for order in orders:
         assert [status for status, _, _ in published(order["order_id"])] == ["OUT_FOR_DELIVERY", "DELIVERED"]
     assert not Courier.objects.filter(busy=True).exists()
+
+
+def test_a_round_reads_only_the_deliveries_in_flight(settings):
+    """However many deliveries were made before, a round finds the waiting and the travelling ones
+    through the in-flight indexes, also under a prepared statement's generic plan (which cannot use
+    a partial index when the stage is a parameter): no sequential scan of the deliveries."""
+    settings.PALMETTO_CONFIG = dataclasses.replace(settings.PALMETTO_CONFIG, timings=Timings(0, 0, 60))
+    history = [Delivery(order_id=uuid.uuid4(), correlation_id="old", stage=Delivery.Stage.DELIVERED, sequence=5,
+                        ready_at=timezone.now(), delivered_at=timezone.now()) for _ in range(200)]
+    Delivery.objects.bulk_create(history)
+    first, second = ready(), ready()
+    services.delivery_open(**first)
+    services.delivery_open(**second)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute("SET LOCAL enable_seqscan = off")  # still taken where no index can serve
+
+    def scans() -> tuple[int, int]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT seq_scan, idx_scan FROM pg_stat_xact_user_tables WHERE relname = %s",
+                           [Delivery._meta.db_table])
+            return cursor.fetchone()
+
+    before = scans()
+    assert services.deliveries_dispatch() == 2
+    assert deliveries_next_due() > 0
+    Delivery.objects.filter(order_id=first["order_id"]).update(due_at=timezone.now() - timedelta(seconds=1))
+    assert services.deliveries_complete_due() == 1
+    seq_scans, index_scans = (after - then for after, then in zip(scans(), before, strict=True))
+    assert seq_scans == 0 and index_scans > 0
 
 
 def test_a_tick_keeps_couriers_going_while_travel_takes_no_time():
