@@ -80,6 +80,18 @@ def test_a_mail_server_that_refuses_connections_delays_the_email_with_back_off(o
     assert emails_send_due() == 1 and len(mailoutbox) == 1
 
 
+def test_a_tick_with_nothing_due_is_one_query(order, django_assert_num_queries, mailoutbox):
+    """The mailer ticks every second: with nothing due it asks once and stops (not an email waiting
+    for its retry, not one sent already)."""
+    apply(order, S.ACCEPTED, 1)
+    assert emails_send_due() == 1
+    EmailNotification.objects.create(order=order, status=S.DELIVERED, to="ada@example.org", subject="s", body="b",
+                                     next_attempt_at=timezone.now() + timedelta(minutes=1))
+    with django_assert_num_queries(1):
+        assert emails_send_due() == 0
+    assert len(mailoutbox) == 1
+
+
 def test_back_off_doubles_up_to_its_cap():
     assert [retry_delay(n) for n in (1, 2, 3)] == [timedelta(seconds=1), timedelta(seconds=2), timedelta(seconds=4)]
     assert retry_delay(20) == timedelta(seconds=30)

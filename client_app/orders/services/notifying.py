@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -89,6 +89,8 @@ def emails_send_due(*, limit: int = 50) -> int:
     other's rows). The first failure ends the pass: the server is probably down, so the email
     is rescheduled with back-off and the rest wait for the next pass.
     """
+    if not _any_due():
+        return 0
     sent = 0
     for _ in range(limit):
         with transaction.atomic():
@@ -113,6 +115,20 @@ def emails_send_due(*, limit: int = 50) -> int:
                     return sent
         sent += 1
     return sent
+
+
+def _any_due() -> bool:
+    """Whether an unsent email is due: one probe of the ``orders_email_unsent`` index, in SQL.
+
+    The mailer ticks every second, usually with nothing queued. Without the probe each tick built
+    the ORM's locking query (about 1.7 ms of CPU, a fifth of the Client App's ``runconsumers`` at rest).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {EmailNotification._meta.db_table} WHERE sent_at IS NULL AND next_attempt_at <= %s LIMIT 1",
+            [timezone.now()],
+        )
+        return cursor.fetchone() is not None
 
 
 def _attempt(email: EmailNotification) -> bool:
