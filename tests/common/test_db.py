@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
 import psycopg
@@ -86,5 +87,28 @@ def test_a_wakeup_is_woken_by_notifications_except_those_of_the_server_process_i
             other.execute("SELECT pg_notify('palmetto_test_wakeup', '')")
             assert wakeup.wait(stop, 5)
             assert not wakeup.wait(stop, 0.1)  # read already
+        finally:
+            wakeup.close()
+
+
+def test_a_wakeup_whose_connection_is_closed_by_the_server_returns_at_once_and_listens_again_later():
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    stop = threading.Event()
+    with psycopg.connect(**params, autocommit=True) as other:
+        wakeup = db.Wakeup("palmetto_test_wakeup")
+        try:
+            assert wakeup.wait(stop, 0)
+            listener = wakeup._conn.info.backend_pid
+            other.execute("SELECT pg_terminate_backend(%s)", [listener])
+            started = time.process_time()
+            assert not wakeup.wait(stop, 0.5)  # the closed socket is readable: it must not spin on it
+            assert time.process_time() - started < 0.2
+            assert wakeup._conn is None
+            wakeup._retry_at = 0  # instead of waiting out the 5 s before the next attempt
+            assert wakeup.wait(stop, 0)  # listening again on a new connection, so it may have missed one
+            assert wakeup._conn.info.backend_pid != listener
+            other.execute("SELECT pg_notify('palmetto_test_wakeup', '')")
+            assert wakeup.wait(stop, 5)
         finally:
             wakeup.close()
