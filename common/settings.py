@@ -203,8 +203,11 @@ def parse_database_url(url: str, *, lock_timeout_ms: int = CONFIG.db_lock_timeou
         "OPTIONS": {"options": f"-c lock_timeout={lock_timeout_ms}", "server_side_binding": True,
                     "prepare_threshold": 5}
         | {k: _connection_option(k, v[-1]) for k, v in parse_qs(parts.query).items()},
-        # Keep connections across requests and batches; consumers still call close_old_connections.
-        "CONN_MAX_AGE": 60,
+        # Keep connections across requests and batches; consumers still call close_old_connections. Each
+        # renewal costs a server process start and the connection's prepared statements: at 60 s, the
+        # two dozen connections of an idle platform were renewed every minute. A connection that breaks
+        # is replaced after its first error anyway, whatever its age (see CONN_HEALTH_CHECKS).
+        "CONN_MAX_AGE": 600,
         # No "SELECT 1" before each request's first query (a round trip on every request). Django still
         # checks a connection after any database error (close_old_connections closes it if it no longer
         # answers) and never reuses one older than CONN_MAX_AGE, so a connection broken while idle (the
