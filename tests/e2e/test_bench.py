@@ -54,4 +54,5 @@ def test_the_benchmark_reports_sane_figures_and_passes_the_invariants(kafka_boot
     assert 0 < report["ratios"]["end_to_end_of_api_only"]
     assert report["idle_cpu_percent_of_one_core"]["total"] >= 0
     assert report["idle_broker_jit_percent_of_one_core"] is None  # likewise: not our broker
+    assert report["idle_after_vacuum"] is True  # the warm-up's rows vacuumed before idle is measured
     assert all(0 < mb < 4096 for mb in report["peak_memory_mb"].values())
