@@ -49,8 +49,10 @@ def poll_loop(name: str, step: Callable[[], int], stop: threading.Event, idle_se
     Work is not left behind by sleeping after a partial batch: whatever was written during the
     step notified ``wakeup`` (a notification waits on the listening connection until read), and
     timers falling due later are what ``next_due`` is for. Under load, work is gathered into
-    bigger batches: a notification that comes while the loop was busy recently is followed by a
-    wait of ``COALESCE_SECONDS`` (a lone event at rest is handled at once).
+    bigger batches: a notification that comes soon after a step that found more than one item
+    (work arriving faster than the loop steps) is followed by a wait of ``COALESCE_SECONDS``.
+    Work that comes one item at a time, at rest or at a steady moderate rate, is handled at once:
+    waiting then gathers nothing and only adds the wait to a hop of the order's lifecycle.
 
     A failing step (database down, broker unreachable) is retried after
     exponential back-off; like a consumer's batch, the work is never skipped.
@@ -98,7 +100,7 @@ def _poll(name, step, stop, idle_seconds, backoff, wakeup, next_due, full) -> No
                 timeout = min(timeout, max(0.05, due))
         if wakeup is None:
             stop.wait(timeout)
-        elif wakeup.wait(stop, timeout) and time.monotonic() - worked_at < BUSY_WINDOW_SECONDS:
+        elif wakeup.wait(stop, timeout) and done > 1 and time.monotonic() - worked_at < BUSY_WINDOW_SECONDS:
             stop.wait(COALESCE_SECONDS)
 
 

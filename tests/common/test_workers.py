@@ -12,7 +12,7 @@ import pytest
 from common import workers
 from common.errors import ConsumerHalted
 from common.kafka.consumer import Backoff
-from common.workers import EXIT_FORCED, Supervisor, poll_loop
+from common.workers import COALESCE_SECONDS, EXIT_FORCED, Supervisor, poll_loop
 
 FAST = Backoff(first=0.01, cap=0.05)
 
@@ -141,6 +141,40 @@ def test_poll_loop_runs_again_at_once_only_after_a_full_batch_when_it_is_told_wh
     assert calls[1] - calls[0] < 0.25  # a full batch: the next step at once
     assert calls[2] - calls[1] >= 0.3  # a partial one: wait
     assert calls[3] - calls[2] >= 0.3
+
+
+class _AlwaysWoken:
+    """A wakeup that reports a notification each time it is waited on."""
+
+    def wait(self, stop: threading.Event, timeout: float) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
+
+
+class _RecordingStop(threading.Event):
+    """A stop event that notes how long each wait on it was asked to take."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[float | None] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits.append(timeout)
+        return super().wait(timeout)
+
+
+# poll_loop resets stale database connections around each step, so it needs the test database.
+@pytest.mark.django_db
+def test_a_woken_loop_lets_work_gather_only_after_a_step_that_found_more_than_one_item():
+    stop, calls = _RecordingStop(), []
+    step = scripted_step([1, 1, 3, 1], stop, calls)
+    poll_loop("test", step, stop, idle_seconds=5, wakeup=_AlwaysWoken(), full=500)
+    assert len(calls) == 5
+    # One item at a time: each notification is acted on at once (a wait would only add latency).
+    # After the step that found three: one wait of COALESCE_SECONDS, so that more can gather.
+    assert stop.waits == [COALESCE_SECONDS]
 
 
 @pytest.mark.parametrize("attempt, delay", [(1, 0.2), (2, 0.4), (3, 0.8), (6, 6.4), (7, 10.0), (50, 10.0)])
