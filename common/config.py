@@ -160,6 +160,9 @@ class Config:
     # Fault injection, for the test suite only: a consumer process exits abruptly (status 86) after
     # this many batches were committed to the database but before their offsets were. 0 = never.
     crash_before_offset_commit: int
+    # How much runconsumers lowers its own CPU priority (0-19, added to its nice; see common.priority):
+    # on a host shared with the Client API, the pipeline yields to customers' requests under load.
+    worker_nice: int
     # DRF throttle rate for placing orders, per customer ("60/minute").
     order_rate: str
     # Logins and registrations per client address, and failed ones per username (brute-force limits).
@@ -204,6 +207,13 @@ def _count(env: Mapping[str, str], name: str, default: int = 0) -> int:
     raw = env.get(name) or str(default)
     if not raw.isdigit():
         raise ConfigError(f"{name}={raw!r} is not a whole number")
+    return int(raw)
+
+
+def _nice(env: Mapping[str, str], name: str) -> int:
+    raw = env.get(name) or "0"
+    if not raw.isdigit() or int(raw) > 19:
+        raise ConfigError(f"{name}={raw!r} is not a nice increment from 0 to 19")
     return int(raw)
 
 
@@ -286,6 +296,7 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         auth_rate=_rate(env, "PALMETTO_AUTH_RATE", "20/minute"),
         auth_failure_rate=_rate(env, "PALMETTO_AUTH_FAILURE_RATE", "10/hour"),
         crash_before_offset_commit=_count(env, "PALMETTO_FAULT_CRASH_BEFORE_OFFSET_COMMIT"),
+        worker_nice=_nice(env, "PALMETTO_WORKER_NICE"),
         admin_username=env.get("PALMETTO_ADMIN_USERNAME", "admin"),
         admin_password=env.get("PALMETTO_ADMIN_PASSWORD", "palmetto"),
         metrics_ports=MappingProxyType(

@@ -15,6 +15,7 @@ def test_defaults_need_no_environment():
     assert config.database_url("client") is None
     assert config.currency == "EUR"
     assert config.delivery_fee == Decimal("3.50")
+    assert config.worker_nice == 0
 
 
 def test_values_come_from_the_environment():
@@ -24,12 +25,14 @@ def test_values_come_from_the_environment():
             "PALMETTO_TOPIC_PREFIX": "staging.",
             "COURIER_DATABASE_URL": "postgresql://u@h/c",
             "PALMETTO_KITCHEN_PREPARE_SECONDS": "0",
+            "PALMETTO_WORKER_NICE": "5",
         }
     )
     assert config.kafka_bootstrap_servers == "k:9092"
     assert config.topic_prefix == "staging."
     assert config.database_url("courier") == "postgresql://u@h/c"
     assert config.timings.kitchen_prepare == 0
+    assert config.worker_nice == 5
 
 
 @pytest.mark.parametrize(
@@ -45,6 +48,8 @@ def test_values_come_from_the_environment():
         {"KAFKA_SASL_MECHANISM": "GSSAPI"},
         {"KAFKA_SECURITY_PROTOCOL": "SASL_SSL"},  # without a username and password
         {"PALMETTO_AUTH_RATE": "lots"},
+        {"PALMETTO_WORKER_NICE": "20"},
+        {"PALMETTO_WORKER_NICE": "-5"},
     ],
 )
 def test_bad_values_are_refused_with_the_variable_named(env):

@@ -14,6 +14,9 @@ SIGTERM/SIGINT: each consumer finishes the batch in hand, commits its offsets
 and closes, exit status 0; a second signal exits at once with 1 (redelivery
 is harmless). Exit status 3 means it stopped because it cannot make progress
 (most recent messages invalid, or a worker that keeps dying).
+
+``PALMETTO_WORKER_NICE`` lowers its CPU priority, for a host it shares with
+the Client API (:mod:`common.priority`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from common.kafka.consumer import PartitionConsumer
 from common.kafka.producer import Producer
 from common.management.kafka import bootstrap_servers, this_service
 from common.outbox import OutboxRelay
+from common.priority import lower_cpu_priority
 from common.topics import PARTITIONS
 from common.workers import Supervisor, TickLoop
 
@@ -68,6 +72,8 @@ class Command(BaseCommand):
         partitions = parse_partitions(options["partitions"])
         service = this_service()
         config = settings.PALMETTO_CONFIG
+        # Before any thread starts (librdkafka's too): each inherits its creator's priority.
+        lower_cpu_priority(config.worker_nice)
         prefix = settings.PALMETTO_CONFIG.topic_prefix
 
         def producer(role: str) -> Producer:
