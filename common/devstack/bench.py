@@ -1,7 +1,8 @@
 """The benchmark: ``python -m common.devstack.bench [--orders N --concurrency C --rate R --duration D] [--json]``.
 
 Runs the platform as production does (the Client API under gunicorn, 2 workers x 4 threads; the
-three services' ``runconsumers`` as separate processes; stage timings 0) on a Kafka broker and a
+three services' ``runconsumers`` as separate processes, at the CPU priority the one-machine platform
+gives them, ``PALMETTO_WORKER_NICE`` 3 unless set; stage timings 0) on a Kafka broker and a
 PostgreSQL cluster it provisions (or ``--kafka`` / ``--postgres`` given), over many customer
 accounts, and measures, all in one run so that the figures compare on a shared machine:
 
@@ -51,6 +52,7 @@ from urllib.parse import urlsplit, urlunsplit
 from common.deployment import NAMES
 from common.devstack import procstat, stack
 from common.lifecycle import TERMINAL
+from common.priority import autogroup_nice
 
 ORDERS_TABLE, HISTORY_TABLE = "orders_order", "orders_orderstatuschange"
 
@@ -585,7 +587,11 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         with ExitStack() as cleanup:
             infra = provision(cleanup, args.kafka, args.postgres, progress)
             progress.set("migrating and starting the platform")
-            overrides = {"PALMETTO_ORDER_RATE": os.environ.get("PALMETTO_ORDER_RATE", "60/minute")}
+            overrides = {
+                "PALMETTO_ORDER_RATE": os.environ.get("PALMETTO_ORDER_RATE", "60/minute"),
+                # As the one-machine platform runs them (python -m common.devstack).
+                "PALMETTO_WORKER_NICE": os.environ.get("PALMETTO_WORKER_NICE", stack.COLOCATED_WORKER_NICE),
+            }
             platform = cleanup.enter_context(running_platform(infra.bootstrap, infra.database_factory, logs, overrides))
             total = args.orders + int(args.rate * args.duration) + args.api_orders + args.warm_up * args.warm_up_rounds
             # The production throttle (60 orders a minute per customer) holds: spread orders over enough accounts.
@@ -694,6 +700,10 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             except AssertionError as exc:
                 report["invariants"] = {"passed": False, "problems": str(exc)}
             report["peak_memory_mb"] = {k: v / 2**20 for k, v in watched.peak.items()}
+            report["cpu_priority"] = {
+                name: {"nice": procstat.nice(pid), "autogroup_nice": autogroup_nice(pid)}
+                for name, pid in watched.roots.items()
+            }
             progress.set("stopping")
     finally:
         progress.close()
@@ -807,6 +817,11 @@ def render(report: dict) -> str:
         jit = report.get("idle_broker_jit_percent_of_one_core")
         if jit is not None:
             lines.append(f"  (of which the broker's JIT compilers {jit:.1f} %)")
+    if "cpu_priority" in report:
+        lines += ["", "CPU priority (nice; its autogroup's nice, see common/priority.py)"] + [
+            f"  {k:<30}{v['nice']}; {'-' if v['autogroup_nice'] is None else v['autogroup_nice']}"
+            for k, v in report["cpu_priority"].items()
+        ]
     if "peak_memory_mb" in report:
         lines += ["", "Peak memory (PSS)"] + [f"  {k:<30}{v:.0f} MB" for k, v in report["peak_memory_mb"].items()]
     inv = report.get("invariants", {})

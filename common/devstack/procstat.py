@@ -76,6 +76,12 @@ def compiler_seconds(pids: list[int]) -> float:
     return total / TICKS
 
 
+def nice(pid: int) -> int | None:
+    """The ``nice`` of ``pid``'s main thread; None when it is gone."""
+    fields = _stat_fields(pid)
+    return None if fields is None else int(fields[16])  # field 19 of stat, counted from the state (field 3)
+
+
 def memory_bytes(pids: list[int]) -> int:
     """Proportional set size of ``pids`` together (resident set where Pss is unreadable)."""
     total = 0

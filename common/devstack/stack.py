@@ -29,6 +29,9 @@ from common.deployment import CLIENT, NAMES, SERVICES, by_name
 
 PYTHON = sys.executable
 MANAGE = str(BASE_DIR / "manage.py")
+# PALMETTO_WORKER_NICE when the runconsumers share this one machine with the Client API (unless the
+# environment says otherwise): under load the pipeline yields to customers' requests (common.priority).
+COLOCATED_WORKER_NICE = "3"
 
 
 def manage(service: str, *args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
@@ -257,6 +260,7 @@ def main() -> int:
               "to other ports.", file=sys.stderr)
         return 2
     env = dict(os.environ) | {"PALMETTO_SERVE_STATIC": "1", "PYTHONUNBUFFERED": "1"}
+    env.setdefault("PALMETTO_WORKER_NICE", COLOCATED_WORKER_NICE)
     stopping = {"flag": False}
 
     def on_signal(signum, _frame) -> None:

@@ -6,10 +6,12 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from common.config import BASE_DIR
+from common.devstack import stack
 
 pytestmark = pytest.mark.e2e
 
@@ -56,3 +58,11 @@ def test_the_benchmark_reports_sane_figures_and_passes_the_invariants(kafka_boot
     assert report["idle_broker_jit_percent_of_one_core"] is None  # likewise: not our broker
     assert report["idle_after_vacuum"] is True  # the warm-up's rows vacuumed before idle is measured
     assert all(0 < mb < 4096 for mb in report["peak_memory_mb"].values())
+    # The runconsumers yield the CPU to the API, as on the one-machine platform (common.priority); the web does not.
+    priority, base = report["cpu_priority"], os.nice(0)
+    lowered = base + int(os.environ.get("PALMETTO_WORKER_NICE", stack.COLOCATED_WORKER_NICE))
+    assert priority["web (gunicorn)"]["nice"] == base
+    for service in ("client", "palmetto", "courier"):
+        assert priority[f"{service} runconsumers"]["nice"] == lowered, priority
+        if Path("/proc/self/autogroup").exists():  # each runs in a session, so an autogroup, of its own
+            assert priority[f"{service} runconsumers"]["autogroup_nice"] == lowered, priority
