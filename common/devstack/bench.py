@@ -11,7 +11,8 @@ accounts, and measures, all in one run so that the figures compare on a shared m
 2. closed loop: N orders at concurrency C, each worker placing its next order as soon as the
    last one was answered; then waits until every order is terminal in the Client App;
 3. open loop: R orders/s for D seconds whatever the answers take (latency counted from when a
-   request was due, so a slow server cannot hide its queue); waits again;
+   request was due, so a slow server cannot hide its queue), after a few seconds of the same load
+   not measured (the broker's JIT compiles other paths for orders one at a time); waits again;
 4. raw ceilings on the same broker and database: Kafka produce and consume rate (500-byte
    messages, ``acks=1``, the platform's client library) and PostgreSQL commits/s (pgbench
    simple-update, 8 clients, or a Python equivalent when pgbench is missing);
@@ -547,15 +548,20 @@ def measure_run(
     db: ClientDatabase,
     progress: Progress,
     timeout: float,
+    broker_pids: list[int],
 ) -> tuple[dict[str, object], LoadResult]:
     """Offer one load, wait until its orders finish, and gather its figures."""
     progress.set(name)
     cpu_before, commits_before, own_before = watched.cpu(), commits(platform.db_urls), time.process_time()
+    jit_before, started = procstat.compiler_seconds(broker_pids), time.monotonic()
     result = run()
     progress.set(f"{name}: waiting for every order to finish", unfinished="?")
     unfinished = wait_finished(db, list(result.acknowledged), progress, timeout)
     cpu = procstat.delta(watched.cpu(), cpu_before)
     cpu["load generator (this process)"] = time.process_time() - own_before
+    # Part of the broker's figure: its JIT compiling what this load made hot (a warm-up's job; see run()).
+    jit = procstat.compiler_seconds(broker_pids) - jit_before
+    jit_share = 100 * jit / (time.monotonic() - started) if broker_pids else None
     figures = lifecycle_figures(db, result)
     placed = len(result.acknowledged)
     span = figures["span_s"] or (result.finished - result.started)
@@ -570,6 +576,7 @@ def measure_run(
         "db_commits_per_s": (commits(platform.db_urls) - commits_before) / span if span else None,
         "cpu_s": cpu,
         "cpu_ms_per_order": {k: 1000 * v / placed for k, v in cpu.items()} if placed else {},
+        "broker_jit_percent_of_one_core": jit_share,
     }
     return figures, result
 
@@ -593,7 +600,8 @@ def run(args: argparse.Namespace) -> dict[str, object]:
                 "PALMETTO_WORKER_NICE": os.environ.get("PALMETTO_WORKER_NICE", stack.COLOCATED_WORKER_NICE),
             }
             platform = cleanup.enter_context(running_platform(infra.bootstrap, infra.database_factory, logs, overrides))
-            total = args.orders + int(args.rate * args.duration) + args.api_orders + args.warm_up * args.warm_up_rounds
+            total = (args.orders + int(args.rate * (args.duration + args.open_warm_up)) + args.api_orders
+                     + args.warm_up * args.warm_up_rounds)
             # The production throttle (60 orders a minute per customer) holds: spread orders over enough accounts.
             tokens = create_customers(platform, max(args.customers, math.ceil(total / 50) + args.concurrency))
             report["customers"] = len(tokens)
@@ -609,6 +617,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
                 "db": db,
                 "progress": progress,
                 "timeout": args.finish_timeout,
+                "broker_pids": infra.broker_pids,
             }
 
             # Warmed up as a platform that has been serving for a while: the broker's JIT compiled its hot
@@ -663,6 +672,15 @@ def run(args: argparse.Namespace) -> dict[str, object]:
                 everything |= result.acknowledged
                 report["closed_loop"] = closed
             if args.rate and args.duration:
+                if args.open_warm_up:
+                    # Orders one at a time take other paths through the broker than the closed loop's
+                    # batches: without this its JIT compiled them during the open loop (10 to 12 % of a
+                    # core in two runs, against 6 and 11 % with it; see the README).
+                    progress.set("open loop warm-up")
+                    result = load.open(args.rate, args.open_warm_up, progress)
+                    wait_finished(db, list(result.acknowledged), progress, args.finish_timeout)
+                    everything |= result.acknowledged
+                    report["warm_up"]["open_loop_orders"] = len(result.acknowledged)
                 opened, result = measure_run(
                     "open loop", lambda: load.open(args.rate, args.duration, progress), **measure
                 )
@@ -761,8 +779,10 @@ def render(report: dict) -> str:
     warm_up = report.get("warm_up")
     if warm_up:
         jit = warm_up["broker_jit_percent_of_one_core"]
+        then = warm_up.get("open_loop_orders")
         lines.append(f"Warm-up: {warm_up['orders']} orders" + (
-            f" (the broker's JIT compilers at {jit:.1f} % of a core in the last round)" if jit is not None else ""))
+            f" (the broker's JIT compilers at {jit:.1f} % of a core in the last round)" if jit is not None else "")
+            + (f", then {then} at the open loop's rate" if then is not None else ""))
     for key, title in (("closed_loop", "Closed loop"), ("open_loop", "Open loop")):
         run_ = report.get(key)
         if not run_:
@@ -789,6 +809,9 @@ def render(report: dict) -> str:
             "  CPU per order       " + ", ".join(f"{k} {v:.1f} ms" for k, v in run_["cpu_ms_per_order"].items())
         )
         lines.append(f"  database commits    {run_['db_commits_per_s']:.0f}/s")
+        if run_.get("broker_jit_percent_of_one_core") is not None:
+            jit = run_["broker_jit_percent_of_one_core"]
+            lines.append(f"  broker's JIT        {jit:.1f} % of a core (included in the broker's CPU)")
     c = report.get("ceilings", {})
     if c:
         lines += [
@@ -856,6 +879,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--warm-up-rounds", type=int, default=10,
         help=f"at most this many warm-up rounds; they stop once the broker's JIT compilers used under "
              f"{WARM_JIT_PERCENT:g} %% of a core in one",
+    )
+    parser.add_argument(
+        "--open-warm-up", type=float, default=10,
+        help="open loop: seconds at --rate, not measured, right before it (0: none)",
     )
     parser.add_argument("--customers", type=int, default=100, help="at least this many customer accounts")
     parser.add_argument("--ceiling-messages", type=int, default=200_000, help="messages for the Kafka ceiling")
