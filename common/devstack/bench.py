@@ -553,15 +553,12 @@ def measure_run(
     """Offer one load, wait until its orders finish, and gather its figures."""
     progress.set(name)
     cpu_before, commits_before, own_before = watched.cpu(), commits(platform.db_urls), time.process_time()
-    jit_before, started = procstat.compiler_seconds(broker_pids), time.monotonic()
+    jit = procstat.CompilerShare(broker_pids)
     result = run()
     progress.set(f"{name}: waiting for every order to finish", unfinished="?")
     unfinished = wait_finished(db, list(result.acknowledged), progress, timeout)
     cpu = procstat.delta(watched.cpu(), cpu_before)
     cpu["load generator (this process)"] = time.process_time() - own_before
-    # Part of the broker's figure: its JIT compiling what this load made hot (a warm-up's job; see run()).
-    jit = procstat.compiler_seconds(broker_pids) - jit_before
-    jit_share = 100 * jit / (time.monotonic() - started) if broker_pids else None
     figures = lifecycle_figures(db, result)
     placed = len(result.acknowledged)
     span = figures["span_s"] or (result.finished - result.started)
@@ -576,7 +573,8 @@ def measure_run(
         "db_commits_per_s": (commits(platform.db_urls) - commits_before) / span if span else None,
         "cpu_s": cpu,
         "cpu_ms_per_order": {k: 1000 * v / placed for k, v in cpu.items()} if placed else {},
-        "broker_jit_percent_of_one_core": jit_share,
+        # Part of the broker's figure: its JIT compiling what this load made hot (a warm-up's job; see run()).
+        "broker_jit_percent_of_one_core": jit.percent(),
     }
     return figures, result
 
@@ -624,7 +622,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             # paths, PostgreSQL's caches hold the tables; otherwise the first figures measure start-up.
             report["warm_up"] = warm_up = {"orders": 0, "broker_jit_percent_of_one_core": None}
             for _ in range(args.warm_up_rounds):
-                jit_before, started = procstat.compiler_seconds(infra.broker_pids), time.monotonic()
+                jit = procstat.CompilerShare(infra.broker_pids)
                 # Not measure_run: nothing about these orders is reported, so their histories are not read.
                 progress.set("warm-up")
                 result = load.closed(args.warm_up, args.concurrency, progress)
@@ -634,8 +632,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
                 warm_up["orders"] += args.warm_up
                 if not infra.broker_pids:
                     break  # a broker of its own (--kafka): nothing to watch
-                jit = procstat.compiler_seconds(infra.broker_pids) - jit_before
-                warm_up["broker_jit_percent_of_one_core"] = 100 * jit / (time.monotonic() - started)
+                warm_up["broker_jit_percent_of_one_core"] = jit.percent()
                 if warm_up["broker_jit_percent_of_one_core"] < WARM_JIT_PERCENT:
                     break
             progress.set("idle: waiting for PostgreSQL's autovacuum of the warm-up's rows")
@@ -653,17 +650,14 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             report["idle_after_vacuum"] = vacuum_analyze(platform.db_urls)
             report["idle_after_checkpoint"] = db.checkpoint()
             progress.set("idle", seconds=args.idle_seconds)
-            before, jit_before = watched.cpu(), procstat.compiler_seconds(infra.broker_pids)
+            before, jit = watched.cpu(), procstat.CompilerShare(infra.broker_pids)
             time.sleep(args.idle_seconds)
             idle = procstat.delta(watched.cpu(), before)
             report["idle_cpu_percent_of_one_core"] = {k: 100 * v / args.idle_seconds for k, v in idle.items()}
             report["idle_cpu_percent_of_one_core"]["total"] = 100 * sum(idle.values()) / args.idle_seconds
             # Included in the figures above, and shown apart: the broker's JIT still compiling what the warm-up
             # made hot is not polling, and it fades as the broker keeps running (see the README).
-            report["idle_broker_jit_percent_of_one_core"] = (
-                100 * (procstat.compiler_seconds(infra.broker_pids) - jit_before) / args.idle_seconds
-                if infra.broker_pids else None
-            )
+            report["idle_broker_jit_percent_of_one_core"] = jit.percent()
 
             if args.orders:
                 closed, result = measure_run(

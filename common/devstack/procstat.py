@@ -10,6 +10,7 @@ kernel offers it, else the resident set.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -74,6 +75,20 @@ def compiler_seconds(pids: list[int]) -> float:
                 continue
             total += sum(int(f) for f in text[text.rindex(")") + 2 :].split()[11:13])
     return total / TICKS
+
+
+class CompilerShare:
+    """The share of one core (%) the JIT compiler threads of ``pids`` use from its creation on."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = list(pids)
+        self._seconds, self._since = compiler_seconds(self.pids), time.monotonic()
+
+    def percent(self) -> float | None:
+        """So far; None without pids (a broker that is not ours to read)."""
+        if not self.pids:
+            return None
+        return 100 * (compiler_seconds(self.pids) - self._seconds) / (time.monotonic() - self._since)
 
 
 def nice(pid: int) -> int | None:

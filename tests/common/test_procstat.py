@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import time
 
-from common.devstack.procstat import compiler_seconds, cpu_seconds
+from common.devstack.procstat import CompilerShare, compiler_seconds, cpu_seconds
 
 # A loop hot enough that the JVM compiles it at once; it runs until killed.
 SPIN = """
@@ -38,3 +38,10 @@ def test_compiler_seconds_counts_a_jvms_jit_threads_and_nothing_else(tmp_path):
         jvm.wait()
     assert compiler_seconds([os.getpid()]) == 0  # Python has no compiler threads
     assert compiler_seconds([jvm.pid]) == 0  # gone: counts nothing, raises nothing
+
+
+def test_compiler_share_is_none_without_a_broker_to_read_and_zero_for_a_process_without_a_jit():
+    assert CompilerShare([]).percent() is None
+    share = CompilerShare([os.getpid()])
+    time.sleep(0.05)
+    assert share.percent() == 0.0
