@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import select
 import time
+import uuid
 from collections.abc import Callable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
-from django.db import connection, models
+from django.db import connection, connections, models
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 
 def drop_broken_connection() -> None:
@@ -45,10 +51,11 @@ def update_each(model: type[models.Model], objs: Sequence[models.Model], fields:
     pk = model._meta.pk
     columns = [pk, *(model._meta.get_field(name) for name in fields)]
     row = "(" + ", ".join(f"%s::{field.db_type(connection)}" for field in columns) + ")"
+    preps, conn = _db_values(model, tuple(fields), stamp=False), connections[connection.alias]
     params = []
     for obj in objs:
-        params.append(pk.get_db_prep_value(obj.pk, connection))
-        params += [field.get_db_prep_save(getattr(obj, field.attname), connection) for field in columns[1:]]
+        params.append(pk.get_db_prep_value(obj.pk, conn))
+        params += [prep(obj, conn) for prep in preps]
     names = [quote(field.column) for field in columns]
     with connection.cursor() as cursor:
         cursor.execute(
@@ -56,6 +63,87 @@ def update_each(model: type[models.Model], objs: Sequence[models.Model], fields:
             f"FROM (VALUES {', '.join([row] * len(objs))}) AS v({', '.join(names)}) WHERE t.{names[0]} = v.{names[0]}",
             params,
         )
+
+
+# -- a field's value as the database driver takes it -------------------------------------------------
+#
+# ``field.get_db_prep_save(field.pre_save(obj, True), connection)`` is what a save sends for each
+# field, and for a value that already has the field's own Python type it changes nothing on
+# PostgreSQL (or only wraps an integer in psycopg's sized type). Called for every field of every
+# row, its chain of calls (get_prep_value, to_python, the backend's adapt_*) was most of the
+# client's cost of writing a batch of rows, so the helpers below take that short cut and go the
+# whole way only for other values (expressions, strings for UUIDs, naive datetimes, JSON, ...).
+
+_Prep = Callable[[models.Model, BaseDatabaseWrapper], Any]
+
+
+def _is_any(value: Any) -> bool:
+    return True
+
+
+def _shortcut(field: models.Field) -> tuple[type, Callable[[Any], bool], Callable[[Any, Any], Any]] | None:
+    """(Python type, its precondition, value -> database value given ``connection``) when ``field``'s
+    preparation of a value of exactly that type is known; None to always go the field's whole way.
+
+    Exact classes only: a subclass may prepare its values differently.
+    """
+    kind = type(field)
+    if kind in (models.CharField, models.TextField):
+        return str, _is_any, lambda value, conn: value
+    if kind is models.BooleanField:
+        return bool, _is_any, lambda value, conn: value
+    if kind in (models.IntegerField, models.BigIntegerField, models.SmallIntegerField, models.PositiveIntegerField,
+                models.PositiveBigIntegerField, models.PositiveSmallIntegerField):
+        internal = field.get_internal_type()
+        return int, _is_any, lambda value, conn: conn.ops.adapt_integerfield_value(value, internal)
+    if kind is models.UUIDField:
+        return uuid.UUID, _is_any, lambda value, conn: value if conn.features.has_native_uuid_field else value.hex
+    if kind is models.DateTimeField:
+        # A naive datetime is made aware (with a warning) by the field: not the short cut's business.
+        return datetime, _is_aware, lambda value, conn: conn.ops.adapt_datetimefield_value(value)
+    if kind is models.DecimalField:
+        digits, places = field.max_digits, field.decimal_places
+        return Decimal, Decimal.is_finite, lambda value, conn: conn.ops.adapt_decimalfield_value(value, digits, places)
+    if kind is models.ForeignKey and not field.target_field.is_relation:
+        # The foreign key's own step only turns None and "" into NULL; the rest is its target's.
+        return _shortcut(field.target_field)
+    return None
+
+
+def _is_aware(value: datetime) -> bool:
+    return value.tzinfo is not None
+
+
+@functools.cache
+def _db_values(model: type[models.Model], names: tuple[str, ...], *, stamp: bool) -> list[_Prep]:
+    """For each field named, a function (obj, connection) -> what saving ``obj`` sends for it.
+
+    ``stamp``: call ``pre_save`` as an insert does (``auto_now``/``auto_now_add`` fields take the
+    current time); otherwise read the attribute as it is (what an update of listed fields sends).
+    """
+    return [_db_value(model._meta.get_field(name), stamp=stamp) for name in names]
+
+
+def _db_value(field: models.Field, *, stamp: bool) -> _Prep:
+    attname, pre_save, full = field.attname, field.pre_save, field.get_db_prep_save
+    if stamp and (getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)):
+        def read(obj: models.Model) -> Any:
+            return pre_save(obj, True)
+    else:
+        def read(obj: models.Model) -> Any:
+            return getattr(obj, attname)  # what Field.pre_save returns
+    shortcut = _shortcut(field)
+    if shortcut is None:
+        return lambda obj, conn: full(read(obj), conn)
+    python_type, applies, convert = shortcut
+
+    def prep(obj: models.Model, conn: BaseDatabaseWrapper) -> Any:
+        value = read(obj)
+        if type(value) is python_type and applies(value):
+            return convert(value, conn)
+        return full(value, conn)
+
+    return prep
 
 
 def insert_each(
@@ -80,9 +168,11 @@ def insert_each(
         return [getattr(obj, returning) for obj in created] if returning else []
     quote = connection.ops.quote_name
     fields = [f for f in model._meta.concrete_fields if not (f.primary_key and isinstance(f, models.AutoField))]
+    # The connection itself, not the thread-local proxy: one look-up rather than one per value.
+    preps, conn = _db_values(model, tuple(f.name for f in fields), stamp=True), connections[connection.alias]
     params = []
     for obj in objs:
-        params += [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
+        params += [prep(obj, conn) for prep in preps]
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     sql = (
         f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
