@@ -13,7 +13,7 @@ import psycopg
 import psycopg.types.json
 import pytest
 from django.apps import apps
-from django.db import connection, connections, models
+from django.db import IntegrityError, connection, connections, models, transaction
 from django.utils import timezone
 
 from common import db
@@ -77,6 +77,23 @@ def test_insert_each_writes_rows_in_order_in_one_statement_and_can_skip_taken_va
     assert Delivery.objects.filter(order_id=third).count() == 1
     with django_assert_num_queries(0):
         assert db.insert_each(Delivery, []) == []
+
+
+def test_batches_travel_with_numbered_parameters_and_fail_as_djangos_own_statements():
+    assert db._binds_server_side()  # as the services run: server-side binding, no query log
+    ready = timezone.now()
+    orders = [uuid.uuid4() for _ in range(40)]  # 40 rows of 11 columns: past psycopg's 50 cached parameters
+    rows = [Delivery(order_id=o, correlation_id=f"c{i}", sequence=3, ready_at=ready) for i, o in enumerate(orders)]
+    assert db.insert_each(Delivery, rows, returning="order_id") == orders
+    saved = list(Delivery.objects.order_by("id"))
+    for delivery in saved:
+        delivery.sequence, delivery.stage = 4, Delivery.Stage.OUT_FOR_DELIVERY
+    db.update_each(Delivery, saved, ["sequence", "stage"])
+    assert set(Delivery.objects.values_list("sequence", "stage")) == {(4, "OUT_FOR_DELIVERY")}
+    again = [Delivery(order_id=orders[0], correlation_id="again", sequence=3, ready_at=ready)]
+    with pytest.raises(IntegrityError), transaction.atomic():
+        db.insert_each(Delivery, again)
+    assert Delivery.objects.count() == 40
 
 
 # Every concrete model of the three services, each field given a value of its own Python type and,
