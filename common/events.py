@@ -373,13 +373,17 @@ def encode(envelope: Envelope) -> tuple[bytes, bytes, Headers]:
     return envelope.correlation_id.encode(), value, headers_for(envelope)
 
 
+# Each header and how it is read off an envelope: encode writes them, decode checks them.
+_HEADERS: dict[str, Callable[[Envelope], str]] = {
+    "event_id": lambda envelope: str(envelope.event_id),
+    "event_type": lambda envelope: envelope.event_type,
+    "version": lambda envelope: str(envelope.version),
+    "correlation_id": lambda envelope: envelope.correlation_id,
+}
+
+
 def headers_for(envelope: Envelope) -> Headers:
-    return [
-        ("event_id", str(envelope.event_id).encode()),
-        ("event_type", envelope.event_type.encode()),
-        ("version", str(envelope.version).encode()),
-        ("correlation_id", envelope.correlation_id.encode()),
-    ]
+    return [(name, value(envelope).encode()) for name, value in _HEADERS.items()]
 
 
 def decode(value: bytes | None, headers: Iterable[tuple[str, bytes | None]] | None = None) -> Envelope:
@@ -396,34 +400,33 @@ def _decode(value: bytes | None, headers: Iterable[tuple[str, bytes | None]] | N
     if value is None:
         raise InvalidEvent("message has no value")
     try:
-        body = json.loads(value.decode("utf-8"), parse_float=Decimal)
+        body = _JSON.decode(value.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidEvent(f"not UTF-8 JSON: {exc}") from exc
     if not isinstance(body, dict):
         raise InvalidEvent("envelope must be a JSON object")
-    missing = ENVELOPE_FIELDS - body.keys()
-    if missing:
-        raise InvalidEvent(f"envelope lacks {', '.join(sorted(missing))}")
-    unknown = body.keys() - ENVELOPE_FIELDS
-    if unknown:
-        raise InvalidEvent(f"envelope has unknown fields {', '.join(sorted(unknown))}")
+    if body.keys() != ENVELOPE_FIELDS:
+        missing = ENVELOPE_FIELDS - body.keys()
+        if missing:
+            raise InvalidEvent(f"envelope lacks {', '.join(sorted(missing))}")
+        raise InvalidEvent(f"envelope has unknown fields {', '.join(sorted(body.keys() - ENVELOPE_FIELDS))}")
     event_type, version = body["event_type"], body["version"]
     if not isinstance(event_type, str) or type(version) is not int:
         raise InvalidEvent("event_type must be a string and version an integer")
     cls = REGISTRY.get((event_type, version))
     if cls is None:
         raise InvalidEvent(f"unknown event {event_type} version {version}")
-    correlation_id = _coerce(body["correlation_id"], str, "correlation_id")
+    correlation_id = _decode_str(body["correlation_id"], "correlation_id")
     if not CORRELATION_ID_RE.match(correlation_id):
         raise InvalidEvent(f"correlation_id {correlation_id!r} is not a valid correlation ID")
-    source = _coerce(body["source"], str, "source")
+    source = _decode_str(body["source"], "source")
     if source not in SOURCES:
         raise InvalidEvent(f"unknown source {source!r}")
     envelope = Envelope(
-        event_id=_coerce(body["event_id"], uuid.UUID, "event_id"),
-        occurred_at=_coerce(body["occurred_at"], datetime, "occurred_at"),
+        event_id=_decode_uuid(body["event_id"], "event_id"),
+        occurred_at=_decode_datetime(body["occurred_at"], "occurred_at"),
         correlation_id=correlation_id,
-        order_id=_coerce(body["order_id"], uuid.UUID, "order_id"),
+        order_id=_decode_uuid(body["order_id"], "order_id"),
         source=source,
         payload=_coerce(body["payload"], cls, "payload"),
     )
@@ -433,9 +436,9 @@ def _decode(value: bytes | None, headers: Iterable[tuple[str, bytes | None]] | N
 
 def _check_headers(envelope: Envelope, headers: Iterable[tuple[str, bytes | None]] | None) -> None:
     """Headers are optional (other clients may omit them) but must agree with the body when present."""
-    expected = dict((k, v.decode()) for k, v in headers_for(envelope))
     for name, raw in headers or ():
-        if name in expected and (raw or b"").decode("utf-8", "replace") != expected[name]:
+        value = _HEADERS.get(name)
+        if value is not None and (raw or b"") != value(envelope).encode():
             raise InvalidEvent(f"header {name} disagrees with the message body")
 
 
@@ -460,6 +463,8 @@ def _coerce(raw: Any, hint: Any, path: str) -> Any:
 
 
 _Decoder = Callable[[Any, str], Any]
+# One decoder for every message, not one built by json.loads for each (parse_float: money stays exact).
+_JSON = json.JSONDecoder(parse_float=Decimal)
 
 
 @functools.cache
@@ -491,25 +496,23 @@ def _decoder(hint: Any) -> _Decoder:
         return items
     if dataclasses.is_dataclass(hint):
         return _object_decoder(hint)
-    return lambda raw, path: _scalar(raw, hint, path)
+    return _scalar(hint)
 
 
 def _object_decoder(cls: type) -> _Decoder:
     hints = typing.get_type_hints(cls)
-    fields = [(f.name, f.default is dataclasses.MISSING) for f in dataclasses.fields(cls)]
-    names = frozenset(name for name, _ in fields)
-    decoders = {name: _decoder(hints[name]) for name, _ in fields}
+    fields = [(f.name, f.default is dataclasses.MISSING, _decoder(hints[f.name])) for f in dataclasses.fields(cls)]
+    names = frozenset(name for name, _, _ in fields)
 
     def decode_object(raw: Any, path: str) -> Any:
         if not isinstance(raw, dict):
             raise ValueError(f"{path} must be an object")
-        unknown = raw.keys() - names
-        if unknown:
-            raise ValueError(f"{path} has unknown fields {', '.join(sorted(unknown))}")
+        if not names.issuperset(raw):
+            raise ValueError(f"{path} has unknown fields {', '.join(sorted(raw.keys() - names))}")
         values = {}
-        for name, required in fields:
+        for name, required, decode in fields:
             if name in raw:
-                values[name] = decoders[name](raw[name], f"{path}.{name}")
+                values[name] = decode(raw[name], f"{path}.{name}")
             elif required:
                 raise ValueError(f"{path}.{name} is required")
         obj = cls(**values)
@@ -522,42 +525,69 @@ def _object_decoder(cls: type) -> _Decoder:
     return decode_object
 
 
-def _scalar(raw: Any, hint: Any, path: str) -> Any:
-    if hint is str:
-        if not isinstance(raw, str):
-            raise ValueError(f"{path} must be a string")
-        return raw
-    if hint is int:
-        if type(raw) is not int:
-            raise ValueError(f"{path} must be an integer")
-        return raw
-    if hint is Decimal:
-        # Money travels as a string ("12.50") so no float ever touches it.
-        if not isinstance(raw, str):
-            raise ValueError(f"{path} must be a decimal string")
-        try:
-            value = Decimal(raw)
-        except InvalidOperation:
-            raise ValueError(f"{path} is not a decimal number") from None
-        if not value.is_finite():
-            raise ValueError(f"{path} must be finite")
-        return value
-    if hint is uuid.UUID:
-        if not isinstance(raw, str):
-            raise ValueError(f"{path} must be a UUID string")
-        return uuid.UUID(raw)
-    if hint is datetime:
-        if not isinstance(raw, str):
-            raise ValueError(f"{path} must be an ISO-8601 string")
-        value = datetime.fromisoformat(raw)
-        if value.tzinfo is None:
-            raise ValueError(f"{path} must carry a UTC offset")
-        return value.astimezone(UTC)
+def _decode_str(raw: Any, path: str) -> str:
+    if not isinstance(raw, str):
+        raise ValueError(f"{path} must be a string")
+    return raw
+
+
+def _decode_int(raw: Any, path: str) -> int:
+    if type(raw) is not int:
+        raise ValueError(f"{path} must be an integer")
+    return raw
+
+
+def _decode_decimal(raw: Any, path: str) -> Decimal:
+    # Money travels as a string ("12.50") so no float ever touches it.
+    if not isinstance(raw, str):
+        raise ValueError(f"{path} must be a decimal string")
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ValueError(f"{path} is not a decimal number") from None
+    if not value.is_finite():
+        raise ValueError(f"{path} must be finite")
+    return value
+
+
+def _decode_uuid(raw: Any, path: str) -> uuid.UUID:
+    if not isinstance(raw, str):
+        raise ValueError(f"{path} must be a UUID string")
+    return uuid.UUID(raw)
+
+
+def _decode_datetime(raw: Any, path: str) -> datetime:
+    if not isinstance(raw, str):
+        raise ValueError(f"{path} must be an ISO-8601 string")
+    value = datetime.fromisoformat(raw)
+    if value.tzinfo is None:
+        raise ValueError(f"{path} must carry a UTC offset")
+    return value.astimezone(UTC)
+
+
+def _decode_status(raw: Any, path: str) -> Status:
+    if raw not in Status.__members__:
+        raise ValueError(f"{path} is not a known status")
+    return Status(raw)
+
+
+_SCALARS: dict[Any, _Decoder] = {
+    str: _decode_str, int: _decode_int, Decimal: _decode_decimal, uuid.UUID: _decode_uuid,
+    datetime: _decode_datetime,
+}
+
+
+def _scalar(hint: Any) -> _Decoder:
+    decoder = _SCALARS.get(hint)
+    if decoder is not None:
+        return decoder
     if isinstance(hint, type) and issubclass(hint, Status):
-        if raw not in Status.__members__:
-            raise ValueError(f"{path} is not a known status")
-        return Status(raw)
-    raise TypeError(f"no decoder for {hint!r} at {path}")
+        return _decode_status
+
+    def undecodable(raw: Any, path: str) -> Any:
+        raise TypeError(f"no decoder for {hint!r} at {path}")
+
+    return undecodable
 
 
 def _text(value: str, path: str, max_length: int) -> None:
