@@ -34,6 +34,23 @@ def placeholders(count: int) -> str:
     return ", ".join(["%s"] * count)
 
 
+def select_models(model: type[models.Model], where: str, params: Sequence) -> list[models.Model]:
+    """``SELECT`` every column of ``model``'s table, then ``where`` (its ``WHERE``, ``ORDER BY``, ``LIMIT``),
+    as instances, built as the ORM builds what it loads (``Model.from_db``).
+
+    What ``model.objects.raw()`` returns, for look-ups run on every request or event: its
+    query machinery (column mapping, converters, iterator classes) cost about 0.1 ms of
+    client CPU per query more than the query itself (in one process against PostgreSQL).
+    """
+    fields = model._meta.concrete_fields
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    names = [f.attname for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns} FROM {connection.ops.quote_name(model._meta.db_table)} {where}", params)
+        rows = cursor.fetchall()
+    return [model.from_db(connection.alias, names, row) for row in rows]
+
+
 def update_each(model: type[models.Model], objs: Sequence[models.Model], fields: Sequence[str]) -> None:
     """Save ``fields`` of every one of ``objs`` (each its own values) in one statement.
 

@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from common.correlation import bound
-from common.db import insert_each, placeholders, update_each
+from common.db import insert_each, placeholders, select_models, update_each
 from common.deployment import PALMETTO
 from common.events import CancellationDeclined, OrderPlaced
 from common.lifecycle import CANCELLABLE, KITCHEN_STEPS, PaymentMethod, Status
@@ -62,9 +62,8 @@ def _due_after(status: Status, now: datetime) -> datetime | None:
 def _rejection_reason(order: OrderPlaced) -> str | None:
     ids = [line.item_id for line in order.items]
     # Plain SQL: this runs for every order, and the ORM would compile the query anew each time.
-    missing = next(iter(UnavailableItem.objects.raw(
-        f"SELECT * FROM {UnavailableItem._meta.db_table} WHERE item_id IN ({placeholders(len(ids))})"
-        " ORDER BY item_id LIMIT 1", ids)), None)
+    where = f"WHERE item_id IN ({placeholders(len(ids))}) ORDER BY item_id LIMIT 1"
+    missing = next(iter(select_models(UnavailableItem, where, ids)), None)
     if missing is not None:
         return f"{missing.item_id} is unavailable ({missing.reason})"
     count = sum(line.quantity for line in order.items)

@@ -79,6 +79,17 @@ def test_insert_each_writes_rows_in_order_in_one_statement_and_can_skip_taken_va
         assert db.insert_each(Delivery, []) == []
 
 
+def test_select_models_loads_instances_as_the_orm_does(django_assert_num_queries):
+    for name in ("Al", "Bo", "Cy"):
+        Courier.objects.create(name=name, busy=name == "Bo")
+    with django_assert_num_queries(1):
+        loaded = db.select_models(Courier, "WHERE name IN (%s, %s) ORDER BY name DESC", ["Al", "Bo"])
+    orm = list(Courier.objects.filter(name__in=["Al", "Bo"]).order_by("-name"))
+    assert [(c.pk, c.name, c.busy, c.active) for c in loaded] == [(c.pk, c.name, c.busy, c.active) for c in orm]
+    assert all(not c._state.adding and c._state.db == "default" for c in loaded)  # as loaded: a save() updates
+    assert db.select_models(Courier, "WHERE name = %s", ["Nobody"]) == []
+
+
 def test_batches_travel_with_numbered_parameters_and_fail_as_djangos_own_statements():
     assert db._binds_server_side()  # as the services run: server-side binding, no query log
     ready = timezone.now()

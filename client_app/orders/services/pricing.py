@@ -7,12 +7,11 @@ from decimal import Decimal
 
 from django.conf import settings
 
-from common.db import placeholders
+from common.db import placeholders, select_models
 from common.errors import DomainError
 
 from ..models import MenuItem, OrderItem
 
-_MENU_BY_ID = f"SELECT * FROM {MenuItem._meta.db_table} WHERE item_id IN"
 MAX_QUANTITY = 50
 MAX_LINES = 30
 CENT = Decimal("0.01")
@@ -79,8 +78,7 @@ def _price_lines(lines: list[LineRequest]) -> list[OrderItem]:
     # Looked up by id in plain SQL: the ORM compiles its query anew on every call, a tenth of an order
     # POST's CPU. (Not the menu's display order either: Meta.ordering would only add a sort.)
     ids = [line.item_id for line in lines]
-    wanted = MenuItem.objects.raw(f"{_MENU_BY_ID} ({placeholders(len(ids))})", ids)
-    menu = {m.item_id: m for m in wanted}
+    menu = {m.item_id: m for m in select_models(MenuItem, f"WHERE item_id IN ({placeholders(len(ids))})", ids)}
     items: list[OrderItem] = []
     seen: set[str] = set()
     for i, line in enumerate(lines):
