@@ -63,8 +63,8 @@ CONSUMED = Counter(
     ["service", "topic", "partition"],
 )
 APPLIED = Counter(
-    "palmetto_consumer_messages_applied", "Messages whose handler ran (counted per attempt: a batch "
-    "retried after a transient failure counts again).", ["service", "topic", "partition"],
+    "palmetto_consumer_messages_applied", "Messages whose handler ran in a batch transaction that committed "
+    "(an attempt rolled back by a transient failure counts nothing).", ["service", "topic", "partition"],
 )
 DUPLICATES = Counter(
     "palmetto_consumer_duplicates_skipped", "Messages skipped because their event_id was already in the inbox.",
@@ -146,18 +146,24 @@ def _partition_labels(service: str, message: Any) -> tuple[str, str, str]:
     return service, message.topic(), str(message.partition())
 
 
+def _count_by_partition(counter: Counter, service: str, messages: Iterable[Any]) -> None:
+    # One labelled increment per partition of a batch, not one per message (this runs for every batch).
+    for labels, count in Tally(_partition_labels(service, message) for message in messages).items():
+        counter.labels(*labels).inc(count)
+
+
 def consumed(service: str, batch: Iterable[Any]) -> None:
-    # One labelled increment per partition of the batch, not one per message (this runs for every fetch).
-    for labels, count in Tally(_partition_labels(service, message) for message in batch).items():
-        CONSUMED.labels(*labels).inc(count)
+    _count_by_partition(CONSUMED, service, batch)
 
 
-def applied(service: str, message: Any) -> None:
-    APPLIED.labels(*_partition_labels(service, message)).inc()
+def applied(service: str, messages: Iterable[Any]) -> None:
+    """``messages`` of a batch were applied (its transaction committed)."""
+    _count_by_partition(APPLIED, service, messages)
 
 
-def duplicate_skipped(service: str, message: Any) -> None:
-    DUPLICATES.labels(*_partition_labels(service, message)).inc()
+def duplicate_skipped(service: str, messages: Iterable[Any]) -> None:
+    """``messages`` of a batch were in the inbox already."""
+    _count_by_partition(DUPLICATES, service, messages)
 
 
 def dead_lettered(service: str, letters: Iterable[Any]) -> None:

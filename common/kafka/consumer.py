@@ -231,10 +231,8 @@ class BatchApplier:
                     rejected, applied, skipped = self._apply_one_by_one(wanted)
                 dead += rejected
             # Counted once the transaction has committed, so a rolled-back attempt counts nothing.
-            for message in applied:
-                metrics.applied(self.service, message)
-            for message in skipped:
-                metrics.duplicate_skipped(self.service, message)
+            metrics.applied(self.service, applied)
+            metrics.duplicate_skipped(self.service, skipped)
         order = {id(m): i for i, m in enumerate(batch)}
         return sorted(dead, key=lambda r: order[id(r.message)])
 

@@ -87,3 +87,31 @@ def test_a_restarted_worker_is_counted():
     supervisor.stop()
     thread.join(10)
     assert REGISTRY.get_sample_value("palmetto_worker_restarts_total", labels) - before == 2
+
+
+def test_a_batchs_applied_and_skipped_messages_are_counted_per_partition():
+    from prometheus_client import REGISTRY
+
+    from common import metrics
+
+    class Message:
+        def __init__(self, partition: int) -> None:
+            self._partition = partition
+
+        def topic(self) -> str:
+            return "metrics-test.topic"
+
+        def partition(self) -> int:
+            return self._partition
+
+    def count(name: str, partition: int) -> float:
+        labels = {"service": "metrics-test", "topic": "metrics-test.topic", "partition": str(partition)}
+        return REGISTRY.get_sample_value(name, labels) or 0
+
+    applied, skipped = "palmetto_consumer_messages_applied_total", "palmetto_consumer_duplicates_skipped_total"
+    before = [count(applied, 0), count(applied, 1), count(skipped, 1)]
+    metrics.applied("metrics-test", [Message(0), Message(1), Message(0)])
+    metrics.duplicate_skipped("metrics-test", [Message(1)])
+    metrics.duplicate_skipped("metrics-test", [])
+    after = [count(applied, 0), count(applied, 1), count(skipped, 1)]
+    assert [a - b for a, b in zip(after, before, strict=True)] == [2, 1, 1]
