@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection, connections, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 
@@ -42,13 +42,14 @@ def select_models(model: type[models.Model], where: str, params: Sequence) -> li
     query machinery (column mapping, converters, iterator classes) cost about 0.1 ms of
     client CPU per query more than the query itself (in one process against PostgreSQL).
     """
+    conn = _default()
     fields = model._meta.concrete_fields
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    columns = ", ".join(conn.ops.quote_name(f.column) for f in fields)
     names = [f.attname for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {columns} FROM {connection.ops.quote_name(model._meta.db_table)} {where}", params)
+    with conn.cursor() as cursor:
+        cursor.execute(f"SELECT {columns} FROM {conn.ops.quote_name(model._meta.db_table)} {where}", params)
         rows = cursor.fetchall()
-    return [model.from_db(connection.alias, names, row) for row in rows]
+    return [model.from_db(conn.alias, names, row) for row in rows]
 
 
 def update_each(model: type[models.Model], objs: Sequence[models.Model], fields: Sequence[str]) -> None:
@@ -61,21 +62,22 @@ def update_each(model: type[models.Model], objs: Sequence[models.Model], fields:
     """
     if not objs:
         return
-    if connection.vendor != "postgresql":
+    conn = _default()
+    if conn.vendor != "postgresql":
         model.objects.bulk_update(objs, fields)
         return
-    quote = connection.ops.quote_name
+    quote = conn.ops.quote_name
     pk = model._meta.pk
     columns = [pk, *(model._meta.get_field(name) for name in fields)]
-    numbered = _binds_server_side()
-    casts = tuple(f"::{field.db_type(connection)}" for field in columns)
-    preps, conn = _db_values(model, tuple(fields), stamp=False), connections[connection.alias]
+    numbered = _binds_server_side(conn)
+    casts = tuple(f"::{field.db_type(conn)}" for field in columns)
+    preps = _db_values(model, tuple(fields), stamp=False)
     params = []
     for obj in objs:
         params.append(pk.get_db_prep_value(obj.pk, conn))
         params += [prep(obj, conn) for prep in preps]
     names = [quote(field.column) for field in columns]
-    with _cursor(numbered) as cursor:
+    with _cursor(conn, numbered) as cursor:
         cursor.execute(
             f"UPDATE {quote(model._meta.db_table)} AS t SET {', '.join(f'{n} = v.{n}' for n in names[1:])} "
             f"FROM (VALUES {_rows(casts, len(objs), numbered)}) AS v({', '.join(names)}) "
@@ -95,8 +97,15 @@ def update_each(model: type[models.Model], objs: Sequence[models.Model], fields:
 # records queries (DEBUG, tests counting queries), which renders each with ``%s`` placeholders.
 
 
-def _binds_server_side() -> bool:
-    return connection.settings_dict["OPTIONS"].get("server_side_binding") is True and not connection.queries_logged
+def _default() -> BaseDatabaseWrapper:
+    """This thread's connection to the default database. Each attribute read through
+    ``django.db.connection`` looks the connection up again (asgiref's thread-critical ``Local``, a
+    raised and caught exception each time): the helpers below look it up once per call."""
+    return connections[DEFAULT_DB_ALIAS]
+
+
+def _binds_server_side(conn: BaseDatabaseWrapper) -> bool:
+    return conn.settings_dict["OPTIONS"].get("server_side_binding") is True and not conn.queries_logged
 
 
 @functools.lru_cache(maxsize=512)
@@ -112,16 +121,16 @@ def _rows(casts: tuple[str, ...], count: int, numbered: bool) -> str:
     )
 
 
-def _cursor(numbered: bool):
-    """A cursor of the default connection, in its transaction, wrapped as Django wraps its own (its
-    errors become Django's); ``numbered``: one that takes ``$n`` parameters."""
+def _cursor(conn: BaseDatabaseWrapper, numbered: bool):
+    """A cursor of ``conn``, in its transaction, wrapped as Django wraps its own (its errors become
+    Django's); ``numbered``: one that takes ``$n`` parameters."""
     if not numbered:
-        return connection.cursor()
+        return conn.cursor()
     import psycopg
 
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    return connection.make_cursor(psycopg.RawCursor(connection.connection))
+    conn.ensure_connection()
+    conn.validate_thread_sharing()
+    return conn.make_cursor(psycopg.RawCursor(conn.connection))
 
 
 # -- a field's value as the database driver takes it -------------------------------------------------
@@ -222,17 +231,17 @@ def insert_each(
     """
     if not objs:
         return []
-    if connection.vendor != "postgresql":
+    conn = _default()
+    if conn.vendor != "postgresql":
         created = model.objects.bulk_create(objs, ignore_conflicts=skip_conflicts_on is not None)
         return [getattr(obj, returning) for obj in created] if returning else []
-    quote = connection.ops.quote_name
+    quote = conn.ops.quote_name
     fields = [f for f in model._meta.concrete_fields if not (f.primary_key and isinstance(f, models.AutoField))]
-    # The connection itself, not the thread-local proxy: one look-up rather than one per value.
-    preps, conn = _db_values(model, tuple(f.name for f in fields), stamp=True), connections[connection.alias]
+    preps = _db_values(model, tuple(f.name for f in fields), stamp=True)
     params = []
     for obj in objs:
         params += [prep(obj, conn) for prep in preps]
-    numbered = _binds_server_side()
+    numbered = _binds_server_side(conn)
     sql = (
         f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
         f"VALUES {_rows(('',) * len(fields), len(objs), numbered)}"
@@ -241,11 +250,11 @@ def insert_each(
         sql += f" ON CONFLICT ({quote(model._meta.get_field(skip_conflicts_on).column)}) DO NOTHING"
     if returning is not None:
         sql += f" RETURNING {quote(model._meta.get_field(returning).column)}"
-    with _cursor(numbered) as cursor:
+    with _cursor(conn, numbered) as cursor:
         cursor.execute(sql, params)
         returned = [value for (value,) in cursor.fetchall()] if returning else []
     for obj in objs:  # saved, as bulk_create leaves them (a later save() updates rather than inserts)
-        obj._state.adding, obj._state.db = False, connection.alias
+        obj._state.adding, obj._state.db = False, conn.alias
     return returned
 
 

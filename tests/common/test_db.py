@@ -91,7 +91,7 @@ def test_select_models_loads_instances_as_the_orm_does(django_assert_num_queries
 
 
 def test_batches_travel_with_numbered_parameters_and_fail_as_djangos_own_statements():
-    assert db._binds_server_side()  # as the services run: server-side binding, no query log
+    assert db._binds_server_side(connections["default"])  # as the services run: server-side binding, no query log
     ready = timezone.now()
     orders = [uuid.uuid4() for _ in range(40)]  # 40 rows of 11 columns: past psycopg's 50 cached parameters
     rows = [Delivery(order_id=o, correlation_id=f"c{i}", sequence=3, ready_at=ready) for i, o in enumerate(orders)]
