@@ -369,7 +369,7 @@ def encode(envelope: Envelope) -> tuple[bytes, bytes, Headers]:
         "source": envelope.source,
         "payload": _dump(envelope.payload),
     }
-    value = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    value = _JSON_OUT.encode(body).encode()
     return envelope.correlation_id.encode(), value, headers_for(envelope)
 
 
@@ -446,8 +446,9 @@ def _check_headers(envelope: Envelope, headers: Iterable[tuple[str, bytes | None
 
 
 def _dump(obj: Any) -> Any:
-    if dataclasses.is_dataclass(obj):
-        return {f.name: _dump(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    names = _field_names(type(obj))
+    if names is not None:
+        return {name: _dump(getattr(obj, name)) for name in names}
     if isinstance(obj, list):
         return [_dump(v) for v in obj]
     if isinstance(obj, Decimal):
@@ -457,14 +458,22 @@ def _dump(obj: Any) -> Any:
     return obj
 
 
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...] | None:
+    """A dataclass's field names, worked out once per class; None for anything else."""
+    return tuple(f.name for f in dataclasses.fields(cls)) if dataclasses.is_dataclass(cls) else None
+
+
 def _coerce(raw: Any, hint: Any, path: str) -> Any:
     """Turn JSON ``raw`` into ``hint``'s type, strictly; ``ValueError`` names ``path`` on mismatch."""
     return _decoder(hint)(raw, path)
 
 
 _Decoder = Callable[[Any, str], Any]
-# One decoder for every message, not one built by json.loads for each (parse_float: money stays exact).
+# One decoder and one encoder for every message, not one built by json.loads or json.dumps for each
+# (parse_float: money stays exact).
 _JSON = json.JSONDecoder(parse_float=Decimal)
+_JSON_OUT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 @functools.cache
