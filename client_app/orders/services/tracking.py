@@ -6,6 +6,7 @@ declaration); an event about an order this service never had can never succeed.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from datetime import datetime
@@ -25,7 +26,7 @@ from .notifying import SUBJECTS, email_queue
 log = logging.getLogger("palmetto.client.orders")
 
 # For each status, the statuses an order may move to it from (common.lifecycle decides).
-_MOVABLE_TO = {target: [s for s in Status if can_move(s, target)] for target in Status}
+_MOVABLE_FROM = {target: [str(s) for s in Status if can_move(s, target)] for target in Status}
 
 
 def _locked_order(order_id: uuid.UUID, correlation_id: str) -> Order:
@@ -83,37 +84,43 @@ def _move_and_record(
     data-modifying CTE whose INSERT takes its row from the UPDATE's RETURNING, so the history entry
     exists exactly when the move happened. Table and column names come from the models.
     """
-    orders, history = Order._meta.db_table, OrderStatusChange._meta.db_table
-    users = get_user_model()._meta.db_table
-    now = timezone.now()
-    cancelled = ", cancellation = %(cancellation)s" if change.status == Status.CANCELLED else ""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""
-            WITH moved AS (
-                UPDATE {orders} SET status = %(status)s, status_sequence = %(sequence)s, updated_at = %(now)s{cancelled}
-                WHERE id = %(order_id)s AND correlation_id = %(correlation_id)s
-                  AND status = ANY(%(movable)s) AND status_sequence < %(sequence)s
-                RETURNING id, customer_id
-            ), entry AS (
-                INSERT INTO {history}
-                    (order_id, kind, status, sequence, occurred_at, recorded_at, source, event_id, reason, courier)
-                SELECT id, %(kind)s, %(status)s, %(sequence)s, %(occurred_at)s, %(now)s, %(source)s, %(event_id)s,
-                       %(reason)s, %(courier)s
-                FROM moved
-            )
-            SELECT COALESCE(u.email, '') <> '' FROM moved LEFT JOIN {users} u ON u.id = moved.customer_id
-            """,
+            _move_and_record_sql(change.status == Status.CANCELLED),
             {
-                "status": str(change.status), "sequence": change.sequence, "now": now,
+                "status": str(change.status), "sequence": change.sequence, "now": timezone.now(),
                 "cancellation": str(Order.Cancellation.CANCELLED), "order_id": order_id,
-                "correlation_id": correlation_id, "movable": [str(s) for s in _MOVABLE_TO[change.status]],
+                "correlation_id": correlation_id, "movable": _MOVABLE_FROM[change.status],
                 "kind": str(OrderStatusChange.Kind.STATUS), "occurred_at": occurred_at, "source": source,
                 "event_id": event_id, "reason": change.reason or "", "courier": change.courier or "",
             },
         )
         row = cursor.fetchone()
     return (False, False) if row is None else (True, bool(row[0]))
+
+
+@functools.cache
+def _move_and_record_sql(cancelled: bool) -> str:
+    """The statement of :func:`_move_and_record`, written once (per process) for a move to CANCELLED,
+    which also marks the cancellation, and once for any other."""
+    orders, history = Order._meta.db_table, OrderStatusChange._meta.db_table
+    users = get_user_model()._meta.db_table
+    cancellation = ", cancellation = %(cancellation)s" if cancelled else ""
+    return f"""
+        WITH moved AS (
+            UPDATE {orders} SET status = %(status)s, status_sequence = %(sequence)s, updated_at = %(now)s{cancellation}
+            WHERE id = %(order_id)s AND correlation_id = %(correlation_id)s
+              AND status = ANY(%(movable)s) AND status_sequence < %(sequence)s
+            RETURNING id, customer_id
+        ), entry AS (
+            INSERT INTO {history}
+                (order_id, kind, status, sequence, occurred_at, recorded_at, source, event_id, reason, courier)
+            SELECT id, %(kind)s, %(status)s, %(sequence)s, %(occurred_at)s, %(now)s, %(source)s, %(event_id)s,
+                   %(reason)s, %(courier)s
+            FROM moved
+        )
+        SELECT COALESCE(u.email, '') <> '' FROM moved LEFT JOIN {users} u ON u.id = moved.customer_id
+        """
 
 
 def order_cancellation_refused(
