@@ -1,4 +1,4 @@
-"""Database helpers for long-running workers: connection hygiene, set-based updates, LISTEN/NOTIFY wake-ups."""
+"""Database helpers for the hot paths: connection hygiene, set-based writes, plain look-ups, LISTEN/NOTIFY wake-ups."""
 
 from __future__ import annotations
 
