@@ -123,7 +123,9 @@ def _rows(casts: tuple[str, ...], count: int, numbered: bool) -> str:
 
 def _cursor(conn: BaseDatabaseWrapper, numbered: bool):
     """A cursor of ``conn``, in its transaction, wrapped as Django wraps its own (its errors become
-    Django's); ``numbered``: one that takes ``$n`` parameters."""
+    Django's); ``numbered``: one that takes ``$n`` parameters. Values it returns are loaded as by
+    Django's cursors: Django opens its connections with its time zone's loaders already (a cursor of
+    its own adds one only when the time zone changed since)."""
     if not numbered:
         return conn.cursor()
     import psycopg
