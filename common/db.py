@@ -130,6 +130,8 @@ def _cursor(conn: BaseDatabaseWrapper, numbered: bool):
         return conn.cursor()
     import psycopg
 
+    # The steps of conn.cursor(), with psycopg's RawCursor in place of the connection's own.
+    conn.close_if_health_check_failed()
     conn.ensure_connection()
     conn.validate_thread_sharing()
     return conn.make_cursor(psycopg.RawCursor(conn.connection))
