@@ -57,6 +57,14 @@ def lower_cpu_priority(increment: int) -> Priority:
     return Priority(nice=nice, autogroup_nice=autogroup_nice)
 
 
+def nice(pid: int) -> int | None:
+    """The ``nice`` of ``pid``'s main thread (Linux keeps it per thread); None when it is gone."""
+    try:
+        return os.getpriority(os.PRIO_PROCESS, pid)
+    except ProcessLookupError:
+        return None
+
+
 def autogroup_nice(pid: int | str = "self") -> int | None:
     """The ``nice`` of ``pid``'s autogroup (``/autogroup-42 nice 5``), None without autogroup."""
     try:

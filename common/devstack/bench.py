@@ -53,7 +53,7 @@ from urllib.parse import urlsplit, urlunsplit
 from common.deployment import NAMES
 from common.devstack import procstat, stack
 from common.lifecycle import TERMINAL
-from common.priority import autogroup_nice
+from common.priority import autogroup_nice, nice
 
 ORDERS_TABLE, HISTORY_TABLE = "orders_order", "orders_orderstatuschange"
 
@@ -713,7 +713,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
                 report["invariants"] = {"passed": False, "problems": str(exc)}
             report["peak_memory_mb"] = {k: v / 2**20 for k, v in watched.peak.items()}
             report["cpu_priority"] = {
-                name: {"nice": procstat.nice(pid), "autogroup_nice": autogroup_nice(pid)}
+                name: {"nice": nice(pid), "autogroup_nice": autogroup_nice(pid)}
                 for name, pid in watched.roots.items()
             }
             progress.set("stopping")

@@ -91,12 +91,6 @@ class CompilerShare:
         return 100 * (compiler_seconds(self.pids) - self._seconds) / (time.monotonic() - self._since)
 
 
-def nice(pid: int) -> int | None:
-    """The ``nice`` of ``pid``'s main thread; None when it is gone."""
-    fields = _stat_fields(pid)
-    return None if fields is None else int(fields[16])  # field 19 of stat, counted from the state (field 3)
-
-
 def memory_bytes(pids: list[int]) -> int:
     """Proportional set size of ``pids`` together (resident set where Pss is unreadable)."""
     total = 0

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from common.config import BASE_DIR
@@ -59,3 +60,19 @@ def test_no_increment_changes_nothing():
     assert seen["nice"] == seen["thread_nice"] == os.nice(0)
     assert seen["autogroup_set"] is None
     assert seen["autogroup_after"] == seen["before"]
+
+
+def test_nice_reads_a_processs_nice_and_none_once_it_is_gone():
+    from common.priority import nice
+
+    child = subprocess.Popen(["nice", "-n", "4", sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        deadline = time.monotonic() + 10
+        while nice(child.pid) != os.nice(0) + 4 and time.monotonic() < deadline:
+            time.sleep(0.05)  # until nice(1) has exec'd python with the raised nice
+        assert nice(child.pid) == os.nice(0) + 4
+        assert nice(os.getpid()) == os.nice(0)
+    finally:
+        child.kill()
+        child.wait()
+    assert nice(child.pid) is None
