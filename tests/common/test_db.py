@@ -90,6 +90,16 @@ def test_select_models_loads_instances_as_the_orm_does(django_assert_num_queries
     assert db.select_models(Courier, "WHERE name = %s", ["Nobody"]) == []
 
 
+def test_select_models_converts_columns_as_the_orm_does():
+    ticket = open_ticket(order_placed())
+    (loaded,) = db.select_models(Ticket, "WHERE id = %s", [ticket.pk])
+    orm = Ticket.objects.get(pk=ticket.pk)
+    assert isinstance(loaded.items, list) and loaded.items == orm.items  # a JSONField, loaded as the ORM loads it
+    assert [getattr(loaded, f.attname) for f in Ticket._meta.concrete_fields] == [
+        getattr(orm, f.attname) for f in Ticket._meta.concrete_fields
+    ]
+
+
 def test_batches_travel_with_numbered_parameters_and_fail_as_djangos_own_statements():
     assert db._binds_server_side(connections["default"])  # as the services run: server-side binding, no query log
     ready = timezone.now()
