@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from common import metrics
 from common.correlation import bound
-from common.db import OUTBOX_CHANNEL, Wakeup, placeholders
+from common.db import OUTBOX_CHANNEL, Wakeup, placeholders, select_models
 from common.kafka.producer import Outgoing, Producer
 from common.models import OutboxMessage
 from common.workers import poll_loop
@@ -172,8 +172,7 @@ class OutboxRelay:
         else:
             # An uncorrelated subquery: PostgreSQL evaluates it once, before reading any row.
             lock, params = " AND (SELECT pg_try_advisory_xact_lock(hashtext(%s)))", [table, self.batch_size]
-        return list(self.model.objects.raw(
-            f"SELECT * FROM {table} WHERE sent_at IS NULL{lock} ORDER BY id LIMIT %s", params))
+        return select_models(self.model, f"WHERE sent_at IS NULL{lock} ORDER BY id LIMIT %s", params)
 
     def _mark_sent(self, ids: set[int]) -> None:
         if not ids:

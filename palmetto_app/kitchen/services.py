@@ -199,9 +199,7 @@ def tickets_advance_due(limit: int = 100) -> int:
     now = timezone.now()
     # Plain SQL: the kitchen's timer loop runs this after every batch under load.
     skip_locked = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
-    due = list(Ticket.objects.raw(
-        f"SELECT * FROM {Ticket._meta.db_table} WHERE next_stage_at <= %s ORDER BY next_stage_at LIMIT %s"
-        f"{skip_locked}", [now, limit]))
+    due = select_models(Ticket, f"WHERE next_stage_at <= %s ORDER BY next_stage_at LIMIT %s{skip_locked}", [now, limit])
     with publisher.batched():
         for ticket in due:
             with bound(ticket.correlation_id):
